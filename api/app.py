@@ -1,0 +1,48 @@
+"""The FastAPI app factory: the store is opened in ``lifespan``, never at import."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import courses, events, ops, sessions
+from detector.store import Store
+from detector.worker import Worker
+from learnguard import __version__
+from learnguard.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None,
+               workers: int = 0) -> FastAPI:
+    """Build the app. ``workers`` stream workers run in threads beside the API (``serve``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.store = store or Store.open(settings)
+        app.state.key_cache = {}
+        stop = threading.Event()
+        threads = []
+        for _ in range(workers):
+            worker = Worker(Store.open(settings, app.state.store.client), settings)
+            thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)
+            thread.start()
+            threads.append(thread)
+        try:
+            yield
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+
+    app = FastAPI(title="LearnGuard", version=__version__, lifespan=lifespan,
+                  description="Learning-integrity service: is the study time real?")
+    install_error_handlers(app)
+    for router in (events.router, courses.router, sessions.router, ops.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,88 @@
+"""Request dependencies: the store, and the caller's key checked against role and route."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from detector.apikeys import ApiKey, KeyStore, org_covers
+from detector.store import Store
+from learnguard.errors import Forbidden, Unauthorized
+from learnguard.settings import Settings
+
+KEY_CACHE_S = 2.0  # a revoked key stops working within this many seconds
+
+# which roles may use which kind of route (contract §6)
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "events": frozenset({"platform", "admin"}),
+    "courses:write": frozenset({"platform", "admin"}),
+    "courses:read": frozenset({"platform", "analyst", "admin"}),
+    "score": frozenset({"platform", "analyst", "admin"}),
+    "learners": frozenset({"supervisor", "analyst", "admin"}),
+    "reports": frozenset({"supervisor", "analyst", "admin"}),
+    "reviews": frozenset({"supervisor", "admin"}),
+    "models": frozenset({"analyst", "admin"}),
+}
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+class Caller:
+    """The authenticated key behind a request, with the checks routes need."""
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+
+    def require(self, permission: str) -> None:
+        if self.key.role not in PERMISSIONS[permission]:
+            allowed = ", ".join(sorted(PERMISSIONS[permission]))
+            raise Forbidden(f"a {self.key.role} key may not use this route (allowed: {allowed})")
+
+    def covers(self, org_id: str) -> bool:
+        return org_covers(self.key.org, org_id)
+
+    def require_org(self, org_id: str, what: str) -> None:
+        if not self.covers(org_id):
+            raise Forbidden(f"{what} belongs to org {org_id!r}, outside this key's subtree {self.key.org!r}")
+
+
+def _lookup(request: Request, secret: str) -> ApiKey | None:
+    cache: dict[str, tuple[float, ApiKey | None]] = request.app.state.key_cache
+    hit = cache.get(secret)
+    now = time.monotonic()
+    if hit and now - hit[0] < KEY_CACHE_S:
+        return hit[1]
+    store: Store = request.app.state.store
+    key = KeyStore(store.client, store.keys).lookup(secret)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[secret] = (now, key)
+    return key
+
+
+def get_caller(request: Request) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("missing key: send 'Authorization: Bearer <key>'")
+    key = _lookup(request, secret.strip())
+    if key is None:
+        raise Unauthorized("unknown key")
+    if not key.active:
+        raise Unauthorized("this key was revoked")
+    return Caller(key)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

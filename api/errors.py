@@ -1,0 +1,46 @@
+"""One place that turns errors into responses: domain errors keep their status, a store
+that cannot be reached is a 503, and nothing leaks out as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from learnguard.errors import LearnGuardError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, message: str, **details: object) -> JSONResponse:
+    return JSONResponse({"error": message, **details}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LearnGuardError)
+    async def domain_error(request: Request, exc: LearnGuardError) -> JSONResponse:
+        return error_response(exc.status, exc.message, **exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}"
+                    for err in exc.errors()]
+        return error_response(422, "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(redis.RedisError)
+    async def store_error(request: Request, exc: redis.RedisError) -> JSONResponse:
+        log.error("store error on %s: %s", request.url.path, exc)
+        return error_response(503, f"the store is unavailable: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, f"internal error ({type(exc).__name__}); it was logged")

@@ -1,0 +1,94 @@
+"""Reading an events body and putting its valid events on the streams.
+
+Shared by ``POST /v1/events`` and the optional ``events`` of a score call, so both apply
+exactly the same limits, validation, scoping and dedup.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import Request
+
+from api.deps import Caller
+from detector.store import Store
+from features.events import (
+    BodyError,
+    Event,
+    Rejection,
+    decode_json_array,
+    decode_ndjson,
+    split_ndjson,
+)
+from learnguard import metrics
+from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
+from learnguard.settings import Settings
+
+
+class IngestResult(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+async def read_body(request: Request, settings: Settings) -> bytes:
+    """The body, refused with 413 as soon as it passes the size limit."""
+    limit = settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is {int(declared)} bytes; the limit is {limit} bytes (5 MiB)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is larger than the limit of {limit} bytes (5 MiB)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def is_ndjson(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+def parse_events(body: bytes, ndjson: bool, settings: Settings) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Validate a body; 400 if it is not JSON, 413 if it holds too many events."""
+    if not body.strip():
+        raise BadRequest("body is empty: send a JSON array of events or NDJSON")
+    try:
+        if ndjson:
+            lines = len(split_ndjson(body))
+            if lines > settings.max_events:
+                raise PayloadTooLarge(f"{lines} events in one body; the limit is {settings.max_events}")
+            return decode_ndjson(body)
+        events, indexes, rejected = decode_json_array(body)
+    except BodyError as exc:
+        raise BadRequest(str(exc)) from exc
+    count = len(events) + len(rejected)
+    if count > settings.max_events:
+        raise PayloadTooLarge(f"{count} events in one body; the limit is {settings.max_events}")
+    return events, indexes, rejected
+
+
+def check_scope(caller: Caller, events: list[Event], indexes: list[int]) -> None:
+    """A platform key may only send events of its own org subtree: else 403, nothing stored."""
+    outside = [(index, event) for index, event in zip(indexes, events, strict=True)
+               if not caller.covers(event.org_id)]
+    if outside:
+        shown = ", ".join(f"index {i} (org_id {e.org_id!r})" for i, e in outside[:5])
+        more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        raise Forbidden(f"{len(outside)} events are outside this key's org subtree "
+                        f"{caller.key.org!r}: {shown}{more}; nothing was accepted",
+                        indexes=[i for i, _ in outside[:100]])
+
+
+def ingest(store: Store, caller: Caller, events: list[Event], indexes: list[int],
+           rejected: list[Rejection]) -> IngestResult:
+    check_scope(caller, events, indexes)
+    fresh = store.ingest(events) if events else []
+    accepted = sum(fresh)
+    duplicates = len(fresh) - accepted
+    metrics.EVENTS_ACCEPTED.inc(accepted)
+    metrics.EVENTS_DUPLICATE.inc(duplicates)
+    metrics.EVENTS_REJECTED.inc(len(rejected))
+    return IngestResult(accepted=accepted, duplicates=duplicates, rejected=rejected)

@@ -1,0 +1,21 @@
+"""``POST /v1/events`` (contract §1)."""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+
+from api.deps import CallerDep, SettingsDep, StoreDep
+from api.ingest import ingest, is_ndjson, parse_events, read_body
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post("/events", status_code=202, summary="Send events (JSON array or NDJSON)")
+async def post_events(request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep) -> Response:
+    """Validate and enqueue events; valid ones are on a Redis Stream before 202 is answered."""
+    caller.require("events")
+    body = await read_body(request, settings)
+    events, indexes, rejected = parse_events(body, is_ndjson(request), settings)
+    result = ingest(store, caller, events, indexes, rejected)
+    return Response(msgspec.json.encode(result), status_code=202, media_type="application/json")

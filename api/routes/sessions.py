@@ -1,0 +1,90 @@
+"""``POST /v1/sessions/{session_id}/score`` (contract §3), read-your-writes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import msgspec
+from fastapi import APIRouter, Request, Response
+
+from api.deps import CallerDep, SettingsDep, StoreDep
+from api.ingest import ingest, is_ndjson, parse_events, read_body
+from api.timefmt import rfc3339
+from detector.base import Flag
+from detector.store import SessionRecord, Store
+from learnguard import metrics
+from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+
+_decode_score_body = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+
+
+def flag_public(flag: Flag) -> dict:
+    out = msgspec.to_builtins(flag)
+    out["start"], out["end"] = rfc3339(flag.start), rfc3339(flag.end)
+    out.pop("misconduct", None)
+    out.pop("suspect_media_seconds", None)
+    return out
+
+
+async def wait_until_applied(store: Store, session_id: str, timeout_s: float) -> SessionRecord:
+    """Poll until every event accepted for the session is applied, or give up clearly."""
+    counts = store.accepted_counts(session_id)
+    if not counts:
+        raise NotFound(f"session {session_id!r} has no events")
+    if len(counts) > 1:
+        raise Conflict(f"session {session_id!r} has events of several learners; session ids must "
+                       f"belong to one learner")
+    shard, accepted = next(iter(counts.items()))
+    deadline = time.monotonic() + timeout_s
+    pause = 0.002
+    while True:
+        record = store.load_record(shard, session_id)
+        applied = record.state.applied_events if record else 0
+        if record is not None and applied >= accepted:
+            return record
+        if time.monotonic() >= deadline:
+            raise Unavailable(f"session {session_id!r}: {accepted - applied} of {accepted} accepted events "
+                              f"are not processed yet after {timeout_s:g} s; are workers running? "
+                              f"(see /health)", accepted=accepted, applied=applied)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+@router.post("/sessions/{session_id}/score", summary="Score a session")
+async def score(session_id: str, request: Request, caller: CallerDep, store: StoreDep,
+                settings: SettingsDep) -> Response:
+    """Risk, flags and the study time that stands, reflecting every event accepted before."""
+    started = time.perf_counter()
+    caller.require("score")
+    body = await read_body(request, settings)
+    if body.strip():
+        try:
+            fields = _decode_score_body(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise BadRequest(f"body must be a JSON object such as {{\"events\": [...]}}: {exc}") from exc
+        if "events" in fields:
+            caller.require("events")
+            events, indexes, rejected = parse_events(bytes(fields["events"]), is_ndjson(request), settings)
+            if rejected:
+                ingested = ingest(store, caller, events, indexes, rejected)
+                raise BadRequest("some events of the body were rejected; the valid ones were accepted",
+                                 ingest=msgspec.to_builtins(ingested))
+            ingest(store, caller, events, indexes, rejected)
+    record = await wait_until_applied(store, session_id, settings.score_wait_s)
+    state, result = record.state, record.score
+    caller.require_org(state.org_id, f"session {session_id}")
+    if result is None:
+        raise Unavailable(f"session {session_id!r} is not scored yet")
+    answer = {
+        "session_id": session_id, "learner_id": state.learner_id, "org_id": state.org_id,
+        "course_id": state.course_id, "risk": result.risk, "level": result.level,
+        "flags": [flag_public(flag) for flag in result.flags],
+        "claimed_seconds": result.claimed_seconds, "effective_seconds": result.effective_seconds,
+        "events": result.events, "model_version": result.model_version,
+        "scored_at": rfc3339(time.time()), "notes": result.notes,
+    }
+    metrics.SCORE_LATENCY.observe(time.perf_counter() - started)
+    return Response(msgspec.json.encode(answer), media_type="application/json")

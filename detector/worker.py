@@ -1,0 +1,268 @@
+"""The stream worker: owns shards by lease, applies their entries, commits atomically.
+
+Delivery is at-least-once (``XREADGROUP``, ``XAUTOCLAIM``); the effect is exactly once
+because each commit writes the session blobs together with the shard's last applied
+stream id, guarded by the lease, and entries at or below that id are only acked. An
+entry that fails ``max_deliveries`` times goes to the shard's dead-letter stream with
+its error, inside the same commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+
+import msgspec
+
+from detector.base import Detector
+from detector.keys import STREAM_GROUP
+from detector.scoring import default_detectors, score_session
+from detector.store import SessionRecord, Store
+from features.compact import Ev, compact
+from features.course import Course, course_info
+from features.events import Event
+from features.session import PlaybackRules, SessionState, add_events
+from learnguard import metrics
+from learnguard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_decode_events = msgspec.json.Decoder(list[Event]).decode
+COURSE_CACHE_S = 5.0
+
+
+def parse_stream_id(raw: bytes) -> tuple[int, int]:
+    ms, _, seq = raw.partition(b"-")
+    return int(ms), int(seq or 0)
+
+
+def decode_entry(fields: dict[bytes, bytes]) -> list[Event]:
+    """The events of one stream entry (NDJSON in field ``e``)."""
+    return _decode_events(b"[" + fields[b"e"].replace(b"\n", b",") + b"]")
+
+
+class Worker:
+    """One stream consumer; ``run`` loops until ``stop`` is set, ``step`` does one round."""
+
+    def __init__(self, store: Store, settings: Settings, detectors: list[Detector] | None = None,
+                 worker_id: str | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.detectors = detectors if detectors is not None else default_detectors()
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.owned: set[int] = set()
+        self.needs_pending: set[int] = set()
+        self.cache: dict[int, dict[str, SessionRecord]] = defaultdict(dict)
+        self.applied: dict[int, tuple[int, int] | None] = {}
+        self.failures: dict[bytes, int] = defaultdict(int)
+        self.errors: dict[bytes, str] = {}
+        self.courses: dict[str, tuple[float, Course | None]] = {}
+        self.last_balance = 0.0
+        self.last_reclaim = time.monotonic()
+        self.last_trim = time.monotonic()
+        self.processed = 0
+
+    # -- ownership --------------------------------------------------------------------
+    def balance(self) -> None:
+        """Renew leases, then take or give back shards so live workers share them evenly."""
+        live = max(1, self.store.heartbeat(self.worker_id))
+        held = set(self.store.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
+        for shard in self.owned - held:
+            self._drop(shard, "lease lost")
+        target = math.ceil(self.store.shards / live)
+        for shard in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - target)]:
+            self.store.release_lease(shard, self.worker_id)
+            self._drop(shard, "rebalanced")
+        free = [s for s in range(self.store.shards) if s not in self.owned]
+        random.shuffle(free)
+        for shard in free:
+            if len(self.owned) >= target:
+                break
+            if self.store.try_lease(shard, self.worker_id, self.settings.lease_ms):
+                self._acquire(shard)
+        self.last_balance = time.monotonic()
+
+    def _acquire(self, shard: int) -> None:
+        """Take a shard over: claim every entry its previous owner left unacked."""
+        self.owned.add(shard)
+        self.cache[shard].clear()
+        raw = self.store.applied_id(shard)
+        self.applied[shard] = parse_stream_id(raw) if raw else None
+        self._claim_idle(shard, min_idle_ms=0)
+        self.needs_pending.add(shard)
+        log.info("worker %s took shard %d", self.worker_id, shard)
+
+    def _claim_idle(self, shard: int, min_idle_ms: int) -> None:
+        start = "0-0"
+        stream = self.store.keys.events(shard)
+        while True:
+            reply = self.store.client.xautoclaim(stream, STREAM_GROUP, self.worker_id, min_idle_ms,
+                                                 start_id=start, count=1000)
+            start = reply[0]
+            if reply[1]:
+                self.needs_pending.add(shard)
+            if start in (b"0-0", "0-0"):
+                return
+
+    def _drop(self, shard: int, why: str) -> None:
+        self.owned.discard(shard)
+        self.needs_pending.discard(shard)
+        self.cache.pop(shard, None)
+        log.info("worker %s left shard %d (%s)", self.worker_id, shard, why)
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Process until ``stop`` is set, then finish the batch in hand and give shards back."""
+        log.info("worker %s started", self.worker_id)
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        for shard in list(self.owned):
+            self.store.release_lease(shard, self.worker_id)
+            self._drop(shard, "shutdown")
+        self.store.forget_worker(self.worker_id)
+        log.info("worker %s stopped after %d events", self.worker_id, self.processed)
+
+    def step(self) -> int:
+        """One round: keep leases fresh, read a batch per owned shard, apply and commit it."""
+        now = time.monotonic()
+        if now - self.last_balance > self.settings.lease_ms / 3000 or not self.owned:
+            self.balance()
+        if now - self.last_reclaim > self.settings.reclaim_idle_ms / 1000:
+            for shard in list(self.owned):
+                self._claim_idle(shard, self.settings.reclaim_idle_ms)
+            self.last_reclaim = now
+        if now - self.last_trim > 60:
+            for shard in list(self.owned):
+                self.store.trim(shard, self.settings.stream_retention_ms)
+            self.last_trim = now
+        if not self.owned:
+            time.sleep(self.settings.worker_block_ms / 1000)
+            return 0
+        done = 0
+        for shard, entries in self._read().items():
+            done += self._process(shard, entries)
+        return done
+
+    def _read(self) -> dict[int, list[tuple[bytes, dict[bytes, bytes]]]]:
+        client, keys, batch = self.store.client, self.store.keys, self.settings.worker_batch
+        batches: dict[int, list] = {}
+        for shard in sorted(self.needs_pending & self.owned):
+            reply = client.xreadgroup(STREAM_GROUP, self.worker_id, {keys.events(shard): "0"}, count=batch)
+            entries = reply[0][1] if reply else []
+            if entries:
+                batches[shard] = entries
+            else:
+                self.needs_pending.discard(shard)
+        fresh = sorted(self.owned - set(batches) - self.needs_pending)
+        if fresh:
+            block = None if batches else self.settings.worker_block_ms
+            reply = client.xreadgroup(STREAM_GROUP, self.worker_id,
+                                      {keys.events(shard): ">" for shard in fresh}, count=batch, block=block)
+            for stream, entries in reply or []:
+                shard = int(stream.split(b"{")[1].split(b"}")[0])
+                if entries:
+                    batches[shard] = entries
+        return batches
+
+    def _course(self, course_id: str) -> Course | None:
+        cached = self.courses.get(course_id)
+        if cached and time.monotonic() - cached[0] < COURSE_CACHE_S:
+            return cached[1]
+        course = self.store.get_course(course_id)
+        self.courses[course_id] = (time.monotonic(), course)
+        return course
+
+    def _rules(self, course_id: str) -> PlaybackRules:
+        info = course_info(self._course(course_id), self.settings.default_max_rate)
+        return PlaybackRules(max_rate=info.max_rate, reorder_window_s=self.settings.reorder_window_s)
+
+    def _process(self, shard: int, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+        """Apply a batch of one shard and commit it; on a failure, retry the batch later."""
+        applied = self.applied.get(shard)
+        ack_ids = [entry_id for entry_id, _ in entries]
+        todo: list[tuple[bytes, dict[bytes, bytes], list[Event] | Exception]] = []
+        for entry_id, fields in entries:
+            if fields is None or (applied is not None and parse_stream_id(entry_id) <= applied):
+                continue  # trimmed while pending, or applied before a crash: ack only
+            try:
+                todo.append((entry_id, fields, decode_entry(fields)))
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                todo.append((entry_id, fields, exc))
+        records = self.cache[shard]
+        wanted = {e.session_id for *_, events in todo if isinstance(events, list) for e in events}
+        records.update(self.store.load_records(shard, sorted(wanted - set(records))))
+        touched: set[str] = set()
+        dead: list[tuple[bytes, str, bytes]] = []
+        last_id: bytes | None = None
+        applied_events = 0
+        for entry_id, fields, events in todo:
+            if self.failures.get(entry_id, 0) >= self.settings.max_deliveries:
+                dead.append((entry_id, self.errors.pop(entry_id, "failed"), fields.get(b"e", b"")))
+                self.failures.pop(entry_id, None)
+                last_id = entry_id
+                continue
+            try:
+                if isinstance(events, Exception):
+                    raise events
+                self._apply(records, events, touched)
+            except Exception as exc:  # a bad entry or a bug must not stop the shard for good
+                log.warning("entry %s of shard %d failed: %s", entry_id, shard, exc)
+                self.failures[entry_id] += 1
+                self.errors[entry_id] = f"{type(exc).__name__}: {exc}"
+                self.cache.pop(shard, None)  # drop half-applied effects; reload next round
+                self.needs_pending.add(shard)
+                return 0
+            last_id = entry_id
+            applied_events += len(events)
+        for session_id in touched:
+            record = records[session_id]
+            info = course_info(self._course(record.state.course_id), self.settings.default_max_rate)
+            record.score = score_session(record.state, info, self.detectors, self.settings.reorder_window_s)
+        if last_id is None:
+            self.store.ack(shard, ack_ids)
+            return 0
+        outcome = self.store.commit(shard, self.worker_id, last_id, applied_events,
+                                    {sid: records[sid] for sid in touched}, dead, ack_ids)
+        if outcome == "lease_lost":
+            self._drop(shard, "lease lost at commit")
+            return 0
+        if outcome == "stale":
+            self.store.ack(shard, ack_ids)
+            self.cache.pop(shard, None)
+            raw = self.store.applied_id(shard)
+            self.applied[shard] = parse_stream_id(raw) if raw else None
+            return 0
+        self.applied[shard] = parse_stream_id(last_id)
+        self.processed += applied_events
+        metrics.EVENTS_PROCESSED.inc(applied_events)
+        if dead:
+            metrics.DEAD_LETTERS.inc(len(dead))
+            log.error("shard %d: %d entries moved to the dead-letter stream", shard, len(dead))
+        return applied_events
+
+    def _apply(self, records: dict[str, SessionRecord], events: list[Event], touched: set[str]) -> None:
+        by_session: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            by_session[event.session_id].append(event)
+        for session_id, session_events in by_session.items():
+            record = records.get(session_id)
+            first = session_events[0]
+            if record is None:
+                record = records[session_id] = SessionRecord(state=SessionState(
+                    session_id=session_id, learner_id=first.learner_id, org_id=first.org_id,
+                    course_id=first.course_id))
+            compacted: list[Ev] = [compact(event) for event in session_events]
+            add_events(record.state, compacted, self._rules(record.state.course_id))
+            touched.add(session_id)

@@ -1,0 +1,85 @@
+"""The compact form of an event that session state keeps and folds.
+
+Ids that the session already knows (learner, org, course, session) are dropped; what is
+left is what the playback physics and the detectors read. ``order`` is a digest of the
+``event_id`` so that events with equal ``ts`` fold in the same order whatever batch they
+came in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import msgspec
+
+from features.events import Event, epoch_seconds
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def event_id_digest(event_id: str) -> int:
+    """A signed 64-bit digest of an event id (dedup set member, fold tie-breaker)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def text_template(text: str) -> str:
+    """Comment text with every run of digits replaced, so 'x<ms timestamp>' is one template."""
+    return _NUMBERS.sub("#", text.strip())
+
+
+def text_digest(text: str) -> int:
+    """A 32-bit digest of a comment's template (near-duplicate detection)."""
+    return int.from_bytes(hashlib.blake2b(text_template(text).encode(), digest_size=4).digest(), "big")
+
+
+class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
+    """One event as session state needs it; see ``compact``."""
+
+    ts: float
+    order: int
+    kind: str
+    video: str | None = None
+    pos: float | None = None
+    pos2: float | None = None
+    rate: float | None = None
+    muted: bool | None = None
+    visible: bool | None = None
+    trusted: bool | None = None
+    correct: bool | None = None
+    duration: float | None = None
+    ref: str | None = None
+    text_hash: int | None = None
+    skew: float | None = None
+    device: str | None = None
+    ip: str | None = None
+
+    def sort_key(self) -> tuple[float, int]:
+        return (self.ts, self.order)
+
+
+def compact(event: Event) -> Ev:
+    """Reduce a validated contract event to its compact form."""
+    kind = type(event).__struct_config__.tag  # type: ignore[attr-defined]
+    ts = epoch_seconds(event.ts)
+    ev = Ev(ts=ts, order=event_id_digest(event.event_id), kind=kind,
+            device=event.device_id, ip=event.ip)
+    if event.received_at is not None:
+        ev.skew = ts - epoch_seconds(event.received_at)
+    get = getattr
+    ev.video = get(event, "video_id", None)
+    if kind == "video_seek":
+        ev.pos, ev.pos2 = event.from_position, event.to_position  # type: ignore[union-attr]
+    else:
+        ev.pos = get(event, "position", None)
+    ev.rate = get(event, "rate", None)
+    ev.muted = get(event, "muted", None)
+    ev.visible = get(event, "visible", None)
+    ev.trusted = get(event, "trusted", None)
+    ev.correct = get(event, "correct", None)
+    ev.duration = get(event, "duration", None)
+    ev.ref = get(event, "check_id", None) or get(event, "item_id", None) or get(event, "page", None) or get(event, "target", None)
+    text = get(event, "text", None)
+    if text is not None:
+        ev.text_hash = text_digest(text)
+    return ev

@@ -1,0 +1,53 @@
+"""Course descriptions (contract §2): what the platform tells us about a training class."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from detector.base import CourseInfo
+from features.events import Id, OrgPath, Seconds, Time, epoch_seconds, explain_validation_error
+
+
+class Video(msgspec.Struct):
+    video_id: Id
+    duration: Seconds
+
+
+class Course(msgspec.Struct, omit_defaults=True):
+    """A course as the platform describes it with ``PUT /v1/courses/{id}``."""
+
+    org_id: OrgPath
+    title: Annotated[str, msgspec.Meta(max_length=512)] = ""
+    opens_at: Time | None = None
+    deadline: Time | None = None
+    required_hours: Annotated[float, msgspec.Meta(ge=0, le=10000)] | None = None
+    max_rate: Annotated[float, msgspec.Meta(gt=0, le=100)] = 2.0
+    videos: list[Video] = msgspec.field(default_factory=list)
+
+
+_decode_course = msgspec.json.Decoder(Course).decode
+
+
+class CourseError(ValueError):
+    """A course body that breaks the contract; the message names the field."""
+
+
+def parse_course(body: bytes) -> Course:
+    """Validate a course body, raising ``CourseError`` with ``field: reason``."""
+    try:
+        return _decode_course(body)
+    except msgspec.ValidationError as exc:
+        raise CourseError(explain_validation_error(str(exc), None)) from exc
+    except msgspec.DecodeError as exc:
+        raise CourseError(f"body is not valid JSON: {exc}") from exc
+
+
+def course_info(course: Course | None, default_max_rate: float) -> CourseInfo:
+    """What detectors need of a course; defaults (and ``described=False``) when unknown."""
+    if course is None:
+        return CourseInfo(described=False, max_rate=default_max_rate)
+    deadline = epoch_seconds(course.deadline) if course.deadline is not None else None
+    return CourseInfo(described=True, max_rate=course.max_rate, deadline=deadline,
+                      durations={video.video_id: video.duration for video in course.videos})

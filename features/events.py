@@ -1,0 +1,257 @@
+"""Contract v1 events: the typed model, and validation with messages people can act on.
+
+One ``msgspec`` struct per event ``type`` (a tagged union), so that a missing field or a
+value out of range is caught where it is declared and reported as ``field: reason``.
+Suspicious values that the contract allows (``rate`` 16, huge position jumps) are valid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Union
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Time = Union[Annotated[datetime, msgspec.Meta(tz=True)], int]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=86400)]
+Rate = Annotated[float, msgspec.Meta(gt=0, le=100)]
+OrgPath = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^/]+(/[^/]+)*$")]
+
+
+class EventBase(msgspec.Struct, tag_field="type", omit_defaults=True, kw_only=True):
+    """Fields every event carries (contract §1)."""
+
+    event_id: Id
+    ts: Time
+    learner_id: Id
+    org_id: OrgPath
+    course_id: Id
+    session_id: Id
+    device_id: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    ip: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    user_agent: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+    received_at: Time | None = None
+
+
+class SessionStart(EventBase, tag="session_start"):
+    pass
+
+
+class SessionEnd(EventBase, tag="session_end"):
+    pass
+
+
+class VideoPlay(EventBase, tag="video_play"):
+    video_id: Id
+    position: Seconds
+    duration: Seconds | None = None
+    rate: Rate | None = None
+    muted: bool | None = None
+
+
+class VideoPause(EventBase, tag="video_pause"):
+    video_id: Id
+    position: Seconds
+
+
+class VideoSeek(EventBase, tag="video_seek"):
+    video_id: Id
+    from_position: Seconds
+    to_position: Seconds
+
+
+class VideoRateChange(EventBase, tag="video_ratechange"):
+    video_id: Id
+    position: Seconds
+    rate: Rate
+
+
+class VideoHeartbeat(EventBase, tag="video_heartbeat"):
+    video_id: Id
+    position: Seconds
+    rate: Rate | None = None
+    muted: bool | None = None
+    visible: bool | None = None
+
+
+class VideoEnded(EventBase, tag="video_ended"):
+    video_id: Id
+    position: Seconds
+
+
+class PageView(EventBase, tag="page_view"):
+    page: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+
+
+class Visibility(EventBase, tag="visibility"):
+    visible: bool
+
+
+class Click(EventBase, tag="click"):
+    target: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    trusted: bool | None = None
+
+
+class Comment(EventBase, tag="comment"):
+    text: Annotated[str, msgspec.Meta(max_length=4000)]
+
+
+class QuizAnswer(EventBase, tag="quiz_answer"):
+    item_id: Id
+    correct: bool
+    score: float | None = None
+    max_score: Annotated[float, msgspec.Meta(gt=0)] | None = None
+
+
+class CheckPrompt(EventBase, tag="check_prompt"):
+    check_id: Id
+
+
+class CheckAnswer(EventBase, tag="check_answer"):
+    check_id: Id
+    correct: bool
+
+
+Event = Union[
+    SessionStart, SessionEnd, VideoPlay, VideoPause, VideoSeek, VideoRateChange,
+    VideoHeartbeat, VideoEnded, PageView, Visibility, Click, Comment, QuizAnswer,
+    CheckPrompt, CheckAnswer,
+]
+EVENT_TYPES: tuple[str, ...] = tuple(cls.__struct_config__.tag for cls in Event.__args__)  # type: ignore[attr-defined]
+
+_decode_one = msgspec.json.Decoder(Event).decode
+_decode_all = msgspec.json.Decoder(list[Event]).decode
+_decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_decode_any = msgspec.json.Decoder().decode
+encode_event = msgspec.json.Encoder().encode
+
+
+def epoch_seconds(value: datetime | int) -> float:
+    """A contract time (RFC 3339 with offset, or epoch milliseconds) as epoch seconds."""
+    if isinstance(value, int):
+        return value / 1000.0
+    return value.timestamp()
+
+
+class Rejection(msgspec.Struct):
+    """One event the service refused, as the ingest answer reports it."""
+
+    index: int
+    event_id: str | None
+    error: str
+
+
+_PATH_RE = re.compile(r" - at `\$(?:\[\d+\])?\.?(?P<path>[^`]*)`$")
+_MISSING_RE = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_TYPE_WORDS = {"`float`": "a number", "`int`": "an integer", "`str`": "a string",
+               "`bool`": "a boolean", "`object`": "an object", "`array`": "an array",
+               "`int | datetime`": "an RFC 3339 time with offset or epoch milliseconds",
+               "`datetime`": "an RFC 3339 time"}
+
+
+def explain_validation_error(message: str, raw: Any) -> str:
+    """Turn a msgspec message into ``field: reason`` that names the event's type."""
+    event_type = raw.get("type") if isinstance(raw, dict) else None
+    missing = _MISSING_RE.search(message)
+    if missing:
+        field = missing.group("field")
+        if field == "type":
+            return f"type: required, one of {', '.join(EVENT_TYPES)}"
+        suffix = f" for type {event_type}" if field not in EventBase.__struct_fields__ else ""
+        return f"{field}: required{suffix}"
+    path_match = _PATH_RE.search(message)
+    path = path_match.group("path") if path_match else ""
+    reason = _PATH_RE.sub("", message)
+    if path == "type" and reason.startswith("Invalid value"):
+        return f"type: unknown type {raw.get('type')!r}; expected one of {', '.join(EVENT_TYPES)}"
+    for word, plain in _TYPE_WORDS.items():
+        reason = reason.replace(word, plain)
+    reason = reason.replace("Expected ", "must be ").replace(" > 0.0", " > 0").replace(" >= 0.0", " >= 0")
+    if path == "org_id" and "regex" in reason:
+        return "org_id: must be a unit path such as 'zhejiang/hdu' (levels separated by '/', none empty)"
+    if not path:
+        return f"event: {reason}"
+    return f"{path}: {reason}"
+
+
+def _event_id_of(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("event_id"), str):
+        return raw["event_id"]
+    return None
+
+
+def validate_raw_events(raws: list[msgspec.Raw], first_index: int = 0) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Validate each raw JSON value on its own, so one bad event rejects only itself.
+
+    Returns the valid events, their indexes in the batch, and the rejections.
+    """
+    events: list[Event] = []
+    indexes: list[int] = []
+    rejected: list[Rejection] = []
+    for offset, raw in enumerate(raws):
+        index = first_index + offset
+        try:
+            events.append(_decode_one(raw))
+            indexes.append(index)
+        except msgspec.ValidationError as exc:
+            value = _decode_any(raw)
+            rejected.append(Rejection(index, _event_id_of(value), explain_validation_error(str(exc), value)))
+    return events, indexes, rejected
+
+
+def decode_json_array(body: bytes) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Decode a JSON array body; the fast path validates the whole array in one call."""
+    try:
+        events = _decode_all(body)
+        return events, list(range(len(events))), []
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise_malformed(body, exc, line_hint=None)
+    try:
+        raws = _decode_raw_list(body)
+    except msgspec.ValidationError as exc:
+        raise BodyError("body: must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson); " + str(exc).replace("Expected", "expected")) from exc
+    return validate_raw_events(raws)
+
+
+def split_ndjson(body: bytes) -> list[tuple[int, bytes]]:
+    """Non-blank NDJSON lines with their 1-based line numbers."""
+    return [(number, line) for number, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
+
+
+def decode_ndjson(body: bytes) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Decode NDJSON; a line that is not JSON fails the body, naming the line."""
+    raws: list[msgspec.Raw] = []
+    for number, line in split_ndjson(body):
+        try:
+            _decode_any(line)
+        except msgspec.DecodeError as exc:
+            raise_malformed(line, exc, line_hint=number)
+        raws.append(msgspec.Raw(line))
+    return validate_raw_events(raws)
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read as events (answered with 400)."""
+
+
+def raise_malformed(text: bytes, exc: msgspec.DecodeError, line_hint: int | None) -> None:
+    """Raise ``BodyError`` saying where the JSON broke: line, column and byte."""
+    message = str(exc)
+    match = re.search(r"\(byte (\d+)\)", message)
+    where = ""
+    if match:
+        byte = int(match.group(1))
+        line = text.count(b"\n", 0, byte) + 1
+        column = byte - (text.rfind(b"\n", 0, byte) + 1) + 1
+        if line_hint is not None:
+            where = f" at NDJSON line {line_hint}, column {column}"
+        else:
+            where = f" at line {line}, column {column} (byte {byte})"
+    elif line_hint is not None:
+        where = f" at NDJSON line {line_hint}"
+    reason = re.sub(r"\s*\(byte \d+\)", "", message)
+    raise BodyError(f"body is not valid JSON{where}: {reason}")

@@ -1,0 +1,286 @@
+"""Session state in event time, and the playback physics that decides what study time stands.
+
+Events enter a reorder buffer (``pending``) and are folded into the aggregates in ``ts``
+order once the session's watermark (latest ``ts`` minus the reorder window) passes them.
+Folding after every stream entry, never per batch, makes the state a function of the
+sequence of entries alone: a worker killed and restarted mid-stream ends with the same
+state. An event older than what is already folded is still folded (and counted as late).
+
+Playback physics: a position report (heartbeat, pause, end, rate change, seek origin)
+earns media time only while a ``video_play`` started the video and it was not paused
+since, and never more than ``wall-clock since the last report × max_rate``. Watched media
+is kept as merged intervals per video, so every second counts once.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from features.compact import Ev
+from features.intervals import add_interval, total_length
+from features.running import RunningStat
+
+POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show
+MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates kept
+
+
+class Track(msgspec.Struct, omit_defaults=True):
+    """One video's playback within a session."""
+
+    playing: bool = False
+    anchor_pos: float = -1.0
+    anchor_ts: float = 0.0
+    last_pos: float = -1.0
+    last_heartbeat_ts: float = -1.0
+    rate: float = 1.0
+    duration: float = 0.0
+    plays: int = 0
+    paused_ts: float = -1.0
+    watched: list[list[float]] = msgspec.field(default_factory=list)
+
+
+class SessionState(msgspec.Struct, omit_defaults=True):
+    """Everything LearnGuard keeps about one session (stored as one msgpack blob)."""
+
+    session_id: str
+    learner_id: str
+    org_id: str
+    course_id: str
+    applied_events: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    max_ts: float = 0.0
+    folded_ts: float = 0.0
+    late_events: int = 0
+    pending: list[Ev] = msgspec.field(default_factory=list)
+    counts: dict[str, int] = msgspec.field(default_factory=dict)
+    videos: dict[str, Track] = msgspec.field(default_factory=dict)
+    claimed_seconds: float = 0.0
+    unexplained_seconds: float = 0.0
+    credited_wall: list[list[float]] = msgspec.field(default_factory=list)
+    max_rate_seen: float = 0.0
+    over_rate_seconds: float = 0.0
+    max_parallel: int = 0
+    heartbeat_gap: RunningStat = msgspec.field(default_factory=RunningStat)
+    resume_gap: RunningStat = msgspec.field(default_factory=RunningStat)
+    next_video_gap: RunningStat = msgspec.field(default_factory=RunningStat)
+    check_latency: RunningStat = msgspec.field(default_factory=RunningStat)
+    clock_skew: RunningStat = msgspec.field(default_factory=RunningStat)
+    hidden: bool = False
+    hidden_seconds: float = 0.0
+    hidden_media_seconds: float = 0.0
+    visibility_changes: int = 0
+    clicks_trusted: int = 0
+    clicks_untrusted: int = 0
+    muted_first_plays: int = 0
+    unmuted_seen: bool = False
+    seeks: int = 0
+    backward_seeks: int = 0
+    last_ended_ts: float = -1.0
+    open_checks: dict[str, float] = msgspec.field(default_factory=dict)
+    comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
+    devices: list[str] = msgspec.field(default_factory=list)
+    ips: list[str] = msgspec.field(default_factory=list)
+
+
+class PlaybackRules(msgspec.Struct, frozen=True):
+    """What the course allows: the fastest rate, and the reorder window of event time."""
+
+    max_rate: float = 2.0
+    reorder_window_s: float = 300.0
+
+
+def _remember(values: list[str], value: str | None) -> None:
+    if value and value not in values and len(values) < MAX_REMEMBERED:
+        values.append(value)
+
+
+def add_events(state: SessionState, events: list[Ev], rules: PlaybackRules) -> None:
+    """Apply the events of one stream entry: buffer them, then fold what the watermark passed."""
+    for ev in events:
+        if state.applied_events == 0 or ev.ts < state.first_ts:
+            state.first_ts = ev.ts if state.applied_events == 0 else min(state.first_ts, ev.ts)
+        state.applied_events += 1
+        state.max_ts = max(state.max_ts, ev.ts)
+        state.last_ts = state.max_ts
+        state.pending.append(ev)
+    state.pending.sort(key=Ev.sort_key)
+    watermark = state.max_ts - rules.reorder_window_s
+    ready = 0
+    while ready < len(state.pending) and state.pending[ready].ts <= watermark:
+        ready += 1
+    for ev in state.pending[:ready]:
+        fold(state, ev, rules)
+    del state.pending[:ready]
+
+
+def finalized(state: SessionState, rules: PlaybackRules) -> SessionState:
+    """A copy with every buffered event folded: what scoring reads."""
+    done = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=SessionState)
+    for ev in done.pending:
+        fold(done, ev, rules)
+    done.pending = []
+    return done
+
+
+def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    """Fold one event, in event-time order, into the aggregates."""
+    if ev.ts < state.folded_ts:
+        state.late_events += 1
+    state.folded_ts = max(state.folded_ts, ev.ts)
+    state.counts[ev.kind] = state.counts.get(ev.kind, 0) + 1
+    _remember(state.devices, ev.device)
+    _remember(state.ips, ev.ip)
+    if ev.skew is not None:
+        state.clock_skew.update(ev.skew)
+    handler = _HANDLERS.get(ev.kind)
+    if handler is not None:
+        handler(state, ev, rules)
+
+
+def _track(state: SessionState, ev: Ev) -> Track:
+    video = ev.video or "?"
+    track = state.videos.get(video)
+    if track is None:
+        track = state.videos[video] = Track()
+    if ev.duration:
+        track.duration = ev.duration
+    if ev.rate is not None:
+        track.rate = ev.rate
+        state.max_rate_seen = max(state.max_rate_seen, ev.rate)
+    return track
+
+
+def _report(state: SessionState, track: Track, position: float, ts: float, rules: PlaybackRules) -> None:
+    """A position report: credit what playback physics explains, note what it does not."""
+    gain = position - track.anchor_pos if track.anchor_pos >= 0 else 0.0
+    if track.playing and ts >= track.anchor_ts and gain > 0:
+        wall = ts - track.anchor_ts
+        credit = min(gain, wall * rules.max_rate + POSITION_SLACK_S)
+        add_interval(track.watched, track.anchor_pos, track.anchor_pos + credit)
+        add_interval(state.credited_wall, track.anchor_ts, ts)
+        state.unexplained_seconds += gain - credit
+        if track.rate > rules.max_rate:
+            state.over_rate_seconds += wall
+        if state.hidden:
+            state.hidden_media_seconds += credit
+    elif not track.playing and gain > 0:
+        state.unexplained_seconds += gain
+    if ts >= track.anchor_ts:
+        track.anchor_pos, track.anchor_ts = position, ts
+    track.last_pos = position
+
+
+def _claim(state: SessionState, track: Track, position: float) -> None:
+    """What a heartbeat-counting platform credits: forward progress between reports."""
+    if track.last_pos >= 0 and position > track.last_pos:
+        state.claimed_seconds += position - track.last_pos
+
+
+def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    track = _track(state, ev)
+    position = ev.pos or 0.0
+    if track.playing:
+        _report(state, track, position, ev.ts, rules)
+    elif track.paused_ts >= 0:
+        state.resume_gap.update(ev.ts - track.paused_ts)
+    if track.plays == 0 and state.last_ended_ts >= 0:
+        state.next_video_gap.update(ev.ts - state.last_ended_ts)
+    if ev.muted and track.plays == 0:
+        state.muted_first_plays += 1
+    if ev.muted is False:
+        state.unmuted_seen = True
+    track.plays += 1
+    track.playing = True
+    track.anchor_pos, track.anchor_ts = position, ev.ts
+    track.last_pos = position
+    state.max_parallel = max(state.max_parallel, sum(t.playing for t in state.videos.values()))
+
+
+def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    track = _track(state, ev)
+    position = ev.pos or 0.0
+    if ev.kind == "video_heartbeat":
+        if track.last_heartbeat_ts >= 0 and ev.ts > track.last_heartbeat_ts:
+            state.heartbeat_gap.update(ev.ts - track.last_heartbeat_ts)
+        track.last_heartbeat_ts = max(track.last_heartbeat_ts, ev.ts)
+        if ev.muted is False:
+            state.unmuted_seen = True
+    if ev.kind in ("video_heartbeat", "video_pause", "video_ended"):
+        _claim(state, track, position)
+    _report(state, track, position, ev.ts, rules)
+    if ev.kind == "video_pause":
+        track.playing = False
+        track.paused_ts = ev.ts
+    elif ev.kind == "video_ended":
+        track.playing = False
+        state.last_ended_ts = ev.ts
+
+
+def _on_seek(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    track = _track(state, ev)
+    origin, target = ev.pos or 0.0, ev.pos2 or 0.0
+    _report(state, track, origin, ev.ts, rules)
+    state.seeks += 1
+    if target < origin:
+        state.backward_seeks += 1
+    track.anchor_pos, track.anchor_ts = target, ev.ts
+    track.last_pos = target
+
+
+def _on_visibility(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.visible is None or (not ev.visible) == state.hidden:
+        return
+    state.visibility_changes += 1
+    state.hidden = not ev.visible
+
+
+def _on_click(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.trusted is False:
+        state.clicks_untrusted += 1
+    else:
+        state.clicks_trusted += 1
+
+
+def _on_comment(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.text_hash is None:
+        return
+    templates = state.comment_templates
+    if ev.text_hash in templates or len(templates) < MAX_REMEMBERED:
+        templates[ev.text_hash] = templates.get(ev.text_hash, 0) + 1
+
+
+def _on_check_prompt(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.ref and len(state.open_checks) < MAX_REMEMBERED:
+        state.open_checks[ev.ref] = ev.ts
+
+
+def _on_check_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    shown = state.open_checks.pop(ev.ref or "", None)
+    if shown is not None and ev.ts >= shown:
+        state.check_latency.update(ev.ts - shown)
+
+
+_HANDLERS = {
+    "video_play": _on_play,
+    "video_pause": _on_position,
+    "video_heartbeat": _on_position,
+    "video_ended": _on_position,
+    "video_ratechange": _on_position,
+    "video_seek": _on_seek,
+    "visibility": _on_visibility,
+    "click": _on_click,
+    "comment": _on_comment,
+    "check_prompt": _on_check_prompt,
+    "check_answer": _on_check_answer,
+}
+
+
+def watched_media_seconds(state: SessionState) -> float:
+    """Media seconds really played, each second of each video counted once."""
+    return sum(total_length(track.watched) for track in state.videos.values())
+
+
+def credited_wall_seconds(state: SessionState) -> float:
+    """Wall-clock seconds during which some credited playback ran."""
+    return total_length(state.credited_wall)

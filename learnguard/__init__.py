@@ -1,0 +1,3 @@
+"""LearnGuard: learning-integrity service for online training platforms."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""The ``learnguard`` command: serve, worker, keys, simulate, demo."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from learnguard.settings import get_settings
+
+app = typer.Typer(help="LearnGuard: is the study time real?", no_args_is_help=True)
+keys_app = typer.Typer(help="Access keys (the secret is printed once; only its hash is kept).")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
+          port: Annotated[int, typer.Option(help="port")] = 0,
+          workers: Annotated[int, typer.Option(help="stream workers in this process")] = -1,
+          verbose: bool = True) -> None:
+    """Run the API and stream workers in one process (for one machine)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _logging(verbose)
+    settings = get_settings()
+    count = settings.serve_workers if workers < 0 else workers
+    uvicorn.run(create_app(settings, workers=count), host=host or settings.host,
+                port=port or settings.port, log_level="info" if verbose else "warning")
+
+
+@app.command()
+def worker(verbose: bool = True) -> None:
+    """Run one more stream worker against the same store (SIGTERM drains, a second exits)."""
+    from detector.store import Store
+    from detector.worker import Worker
+
+    _logging(verbose)
+    settings = get_settings()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise SystemExit(1)
+        logging.getLogger(__name__).warning("stopping: finishing the batch in hand (again to exit now)")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    Worker(Store.open(settings), settings).run(stop)
+
+
+def _key_store():
+    from detector.apikeys import KeyStore
+    from detector.store import Store
+
+    store = Store.open(get_settings())
+    return KeyStore(store.client, store.keys)
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="platform | supervisor | analyst | admin")],
+                org: Annotated[str, typer.Option(help="org subtree, e.g. zhejiang/hdu")] = "",
+                name: Annotated[str, typer.Option(help="who holds the key")] = "") -> None:
+    """Make a key and print it once."""
+    try:
+        secret, record = _key_store().create(role, org or None, name or role)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"key id {record.key_id}  role {record.role}  org {record.org or '(all)'}  name {record.name}")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, never secrets)."""
+    table = Table("key id", "role", "org", "name", "state")
+    for record in _key_store().list():
+        table.add_row(record.key_id, record.role, record.org or "(all)", record.name,
+                      "active" if record.active else "revoked")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (as ``keys list`` shows it)."""
+    try:
+        record = _key_store().revoke(key_id)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"revoked {record.key_id} ({record.name})")
+
+
+@app.command()
+def simulate(learners: Annotated[int, typer.Option(help="learners in the cohort")] = 60,
+             seed: Annotated[int, typer.Option(help="random seed")] = 1,
+             out: Annotated[Path, typer.Option(help="output directory")] = Path("cohort")) -> None:
+    """Write a simulated cohort: events.ndjson, course.json and truth.json."""
+    from simulator.cohort import simulate_cohort, write_cohort
+
+    cohort = simulate_cohort(learners=learners, seed=seed)
+    write_cohort(cohort, out)
+    console.print(f"{len(cohort.events)} events of {learners} learners "
+                  f"({len(cohort.truth.sessions)} sessions) written to {out}/")
+
+
+@app.command()
+def demo(learners: Annotated[int, typer.Option(help="learners in the simulated cohort")] = 60,
+         seed: int = 7, port: int = 8000,
+         stay: Annotated[bool, typer.Option(help="keep the service running afterwards")] = True) -> None:
+    """Start the service (embedded store), replay a simulated cohort through HTTP, show flags."""
+    from learnguard.demo import run_demo
+
+    run_demo(learners=learners, seed=seed, port=port, stay=stay, console=console)
+
+
+if __name__ == "__main__":
+    app()

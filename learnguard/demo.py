@@ -1,0 +1,89 @@
+"""``learnguard demo``: the whole service on its embedded default, with a cohort flowing in."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+
+from api.app import create_app
+from detector.apikeys import KeyStore
+from detector.store import Store
+from learnguard.server_thread import ServerThread
+from learnguard.settings import get_settings
+from simulator.cohort import simulate_cohort
+
+BATCH = 1000
+
+
+def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) -> None:
+    settings = get_settings()
+    store = Store.open(settings)
+    where = settings.redis_url or f"embedded Redis under {settings.data_dir.resolve()}"
+    console.print(f"[bold]LearnGuard demo[/bold] — store: {where}")
+    keys = KeyStore(store.client, store.keys)
+    platform_key, _ = keys.create("platform", "zhejiang", "demo platform")
+    supervisor_key, _ = keys.create("supervisor", "zhejiang/hdu", "demo hdu office")
+    admin_key, _ = keys.create("admin", None, "demo admin")
+    server = ServerThread(create_app(settings, store=store, workers=max(1, settings.serve_workers)),
+                          port=port).start()
+    cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"gov-2026s-demo{seed}")
+    headers = {"Authorization": f"Bearer {platform_key}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        client.put(f"/v1/courses/{cohort.course_id}", json=cohort.course).raise_for_status()
+        accepted = duplicates = 0
+        started = time.perf_counter()
+        with Progress(console=console) as progress:
+            task = progress.add_task("replaying events", total=len(cohort.events))
+            for start in range(0, len(cohort.events), BATCH):
+                batch = cohort.events[start:start + BATCH]
+                answer = client.post("/v1/events", json=batch).raise_for_status().json()
+                accepted += answer["accepted"]
+                duplicates += answer["duplicates"]
+                progress.advance(task, len(batch))
+        console.print(f"{accepted} events accepted ({duplicates} retried duplicates dropped) "
+                      f"in {time.perf_counter() - started:.1f} s")
+        scores = []
+        with Progress(console=console) as progress:
+            task = progress.add_task("scoring sessions", total=len(cohort.truth.sessions))
+            for session_id in cohort.truth.sessions:
+                scores.append(client.post(f"/v1/sessions/{session_id}/score").raise_for_status().json())
+                progress.advance(task)
+    show_flagged(console, scores, cohort.truth.sessions)
+    console.print(f"\nAPI docs: [bold]{server.url}/docs[/bold]   health: {server.url}/health")
+    console.print(f"platform key (org zhejiang):      {platform_key}")
+    console.print(f"supervisor key (org zhejiang/hdu): {supervisor_key}")
+    console.print(f"admin key:                         {admin_key}")
+    if not stay:
+        server.stop()
+        return
+    console.print("The service keeps running; Ctrl-C stops it.")
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+def show_flagged(console: Console, scores: list[dict], truth: dict[str, dict]) -> None:
+    """Flagged learners, riskiest first, each flag with its reasons (and what it was simulated as)."""
+    by_learner: dict[str, list[dict]] = {}
+    for score in scores:
+        if score["flags"]:
+            by_learner.setdefault(score["learner_id"], []).append(score)
+    flagged_sessions = sum(len(v) for v in by_learner.values())
+    console.print(f"\n[bold]{len(by_learner)} learners flagged ({flagged_sessions} of {len(scores)} sessions)[/bold]")
+    ranked = sorted(by_learner.items(), key=lambda item: -max(s["risk"] for s in item[1]))
+    for learner_id, sessions in ranked:
+        top = max(sessions, key=lambda s: s["risk"])
+        claimed = sum(s["claimed_seconds"] for s in sessions) / 3600
+        effective = sum(s["effective_seconds"] for s in sessions) / 3600
+        simulated = truth.get(top["session_id"], {}).get("archetype", "?")
+        console.print(f"\n[bold]{learner_id}[/bold] ({top['org_id']}) risk {top['risk']:.2f} {top['level']}, "
+                      f"{len(sessions)} flagged sessions, {claimed:.1f} h claimed → {effective:.1f} h effective "
+                      f"[dim](simulated as {simulated})[/dim]")
+        for flag in top["flags"]:
+            for reason in flag["reasons"]:
+                console.print(f"  • {flag['pattern']}: {reason['message']}")

@@ -1,0 +1,52 @@
+"""The one place that reads the environment (STYLE 7).
+
+Every knob is a ``LEARNGUARD_*`` variable, except ``REDIS_URL`` which keeps its
+conventional name. Tests build their own ``Settings`` and pass it down instead of
+patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="LEARNGUARD_", extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "LEARNGUARD_REDIS_URL")
+    )
+    data_dir: Path = Path(".learnguard")
+    key_prefix: str = "lg"
+    shards: int = Field(default=8, ge=1, le=1024)
+    aof_fsync: str = "everysec"
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_events: int = 5000
+
+    worker_batch: int = Field(default=500, ge=1)
+    worker_block_ms: int = Field(default=100, ge=1)
+    lease_ms: int = Field(default=5000, ge=500)
+    max_deliveries: int = Field(default=3, ge=1)
+    reclaim_idle_ms: int = Field(default=30000, ge=100)
+    stream_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=0)
+
+    score_wait_s: float = Field(default=5.0, ge=0)
+    reorder_window_s: float = Field(default=300.0, ge=0)
+    default_max_rate: float = Field(default=2.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    serve_workers: int = Field(default=1, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
