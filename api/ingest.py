@@ -64,6 +64,8 @@ def parse_events(body: bytes, ndjson: bool, settings: Settings) -> tuple[list[Ev
         events, indexes, rejected = decode_json_array(body)
     except BodyError as exc:
         raise BadRequest(str(exc)) from exc
+    except RecursionError as exc:
+        raise BadRequest("body is nested too deeply to be events (an event is a flat JSON object)") from exc
     count = len(events) + len(rejected)
     if count > settings.max_events:
         raise PayloadTooLarge(f"{count} events in one body; the limit is {settings.max_events}")

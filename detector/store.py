@@ -218,12 +218,12 @@ class Store:
         if cutoff > 0:
             self.client.xtrim(self.keys.events(shard), minid=cutoff, approximate=True)
 
-    def heartbeat(self, worker_id: str) -> int:
-        """Record a live worker; returns how many workers were alive recently."""
+    def heartbeat(self, worker_id: str, lease_ms: int) -> int:
+        """Record a live worker; returns how many workers were alive within three leases."""
         now = int(time.time() * 1000)
         pipe = self.client.pipeline(transaction=False)
         pipe.zadd(self.keys.workers(), {worker_id: now})
-        pipe.zremrangebyscore(self.keys.workers(), 0, now - 30_000)
+        pipe.zremrangebyscore(self.keys.workers(), 0, now - 3 * lease_ms)
         pipe.zcard(self.keys.workers())
         return int(pipe.execute()[-1])
 

@@ -72,7 +72,7 @@ class Worker:
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:
         """Renew leases, then take or give back shards so live workers share them evenly."""
-        live = max(1, self.store.heartbeat(self.worker_id))
+        live = max(1, self.store.heartbeat(self.worker_id, self.settings.lease_ms))
         held = set(self.store.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
         for shard in self.owned - held:
             self._drop(shard, "lease lost")
@@ -212,6 +212,7 @@ class Worker:
                 dead.append((entry_id, self.errors.pop(entry_id, "failed"), fields.get(b"e", b"")))
                 self.failures.pop(entry_id, None)
                 last_id = entry_id
+                applied_events += int(fields.get(b"n", 0))  # processed (dead), so not lag
                 continue
             try:
                 if isinstance(events, Exception):

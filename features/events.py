@@ -196,7 +196,10 @@ def validate_raw_events(raws: list[msgspec.Raw], first_index: int = 0) -> tuple[
             events.append(_decode_one(raw))
             indexes.append(index)
         except msgspec.ValidationError as exc:
-            value = _decode_any(raw)
+            try:
+                value = _decode_any(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                value = None
             rejected.append(Rejection(index, _event_id_of(value), explain_validation_error(str(exc), value)))
     return events, indexes, rejected
 
@@ -212,6 +215,9 @@ def decode_json_array(body: bytes) -> tuple[list[Event], list[int], list[Rejecti
         raise_malformed(body, exc, line_hint=None)
     try:
         raws = _decode_raw_list(body)
+    except msgspec.DecodeError as exc:
+        raise_malformed(body, exc, line_hint=None)
+        raise
     except msgspec.ValidationError as exc:
         raise BodyError("body: must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson); " + str(exc).replace("Expected", "expected")) from exc
     return validate_raw_events(raws)

@@ -1,0 +1,95 @@
+"""Fixtures: a store on embedded and on server Redis, and the real HTTP service on it.
+
+Every test gets its own key prefix and deletes its keys afterwards, so the suite can run
+against a shared Redis server without leaving anything behind.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from detector.apikeys import KeyStore
+from detector.store import Store
+from learnguard.server_thread import ServerThread
+from learnguard.settings import Settings
+
+SERVER_URL = os.environ.get("LEARNGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("embedded")
+
+
+def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Settings:
+    prefix = f"lgtest-{uuid.uuid4().hex[:10]}"
+    base: dict[str, object] = {"key_prefix": prefix, "shards": 4, "score_wait_s": 10.0,
+                               "lease_ms": 1000, "worker_block_ms": 20}
+    base.update(overrides)
+    if backend == "server":
+        return Settings(redis_url=SERVER_URL, **base)
+    return Settings(redis_url=None, data_dir=embedded_dir, **base)
+
+
+def cleanup(store: Store) -> None:
+    keys = list(store.client.scan_iter(match=store.keys.pattern(), count=1000))
+    for start in range(0, len(keys), 500):
+        store.client.delete(*keys[start:start + 500])
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, embedded_dir: Path) -> Settings:
+    return make_settings(backend, embedded_dir)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    opened = Store.open(settings)
+    yield opened
+    cleanup(opened)
+
+
+@dataclass
+class Service:
+    url: str
+    store: Store
+    settings: Settings
+    keys: dict[str, str]
+
+    def client(self, who: str | None = "platform") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def make_keys(store: Store) -> dict[str, str]:
+    ks = KeyStore(store.client, store.keys)
+    return {
+        "platform": ks.create("platform", "zhejiang", "platform")[0],
+        "platform_hdu": ks.create("platform", "zhejiang/hdu", "hdu platform")[0],
+        "platform_other": ks.create("platform", "jiangsu", "other province")[0],
+        "supervisor": ks.create("supervisor", "zhejiang/hdu", "hdu office")[0],
+        "analyst": ks.create("analyst", "zhejiang", "analyst")[0],
+        "admin": ks.create("admin", None, "admin")[0],
+    }
+
+
+@pytest.fixture
+def service(store: Store, settings: Settings) -> Iterator[Service]:
+    server = ServerThread(create_app(settings, store=store, workers=1)).start()
+    try:
+        yield Service(url=server.url, store=store, settings=settings, keys=make_keys(store))
+    finally:
+        server.stop()
