@@ -1,0 +1,184 @@
+"""Benchmarks on this machine; prints a table (they report, they are not timed tests).
+
+    .venv/bin/python bench/run.py [--events 200000]
+
+1. ingest throughput over real HTTP: batches of 1,000 events, 4 client threads, the
+   service in its own process (``learnguard serve --workers 0``);
+2. worker throughput of one process draining what step 1 put on the streams;
+3. score latency p50/p99 at a steady 500 requests/s;
+4. Redis memory per 500-event session (session blob + dedup set, after the stream is trimmed).
+
+Uses the server at REDIS_URL if set, else an embedded Redis in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detector.apikeys import KeyStore  # noqa: E402
+from detector.store import Store  # noqa: E402
+from detector.worker import Worker  # noqa: E402
+from learnguard.server_thread import free_port  # noqa: E402
+from learnguard.settings import Settings  # noqa: E402
+from tests.factories import T0  # noqa: E402
+
+
+def session_events(session: str, learner: str, count: int) -> list[dict]:
+    """A realistic 500-event session mix: play, heartbeats, clicks, a pause now and then."""
+    events = [{"event_id": f"{session}-0", "ts": T0, "type": "video_play", "learner_id": learner,
+               "org_id": "zhejiang/hdu", "course_id": "bench", "session_id": session,
+               "video_id": "v1", "position": 0, "rate": 1.0}]
+    for i in range(1, count):
+        kind = "click" if i % 5 == 0 else "video_heartbeat"
+        event = {"event_id": f"{session}-{i}", "ts": T0 + i * 6000, "type": kind, "learner_id": learner,
+                 "org_id": "zhejiang/hdu", "course_id": "bench", "session_id": session}
+        if kind == "video_heartbeat":
+            event.update(video_id="v1", position=i * 6.0, rate=1.0)
+        else:
+            event.update(trusted=True)
+        events.append(event)
+    return events
+
+
+def start_service(env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--port", str(port),
+                             "--workers", "0", "--no-verbose"], env=env)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("service did not start")
+
+
+def bench_ingest(url: str, key: str, bodies: list[bytes], threads: int = 4) -> float:
+    queue = list(bodies)
+    lock = threading.Lock()
+
+    def send() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}",
+                                                 "Content-Type": "application/json"}, timeout=60) as http:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                http.post("/v1/events", content=body).raise_for_status()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=send) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - started
+
+
+def bench_scores(url: str, key: str, sessions: list[str], rate: float, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    threads = 8
+    per_thread = rate / threads
+    stop_at = time.perf_counter() + seconds
+
+    def paced(offset: int) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            next_at = time.perf_counter() + offset / rate
+            n = offset
+            while next_at < stop_at:
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                started = time.perf_counter()
+                http.post(f"/v1/sessions/{sessions[n % len(sessions)]}/score").raise_for_status()
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+                n += threads
+                next_at += 1 / per_thread
+
+    workers = [threading.Thread(target=paced, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--score-rate", type=float, default=500)
+    parser.add_argument("--score-seconds", type=float, default=10)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="lg-bench-"))
+    prefix = f"lgbench-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "LEARNGUARD_DATA_DIR": str(data_dir), "LEARNGUARD_KEY_PREFIX": prefix}
+    settings = Settings(data_dir=data_dir, key_prefix=prefix, redis_url=os.environ.get("REDIS_URL"))
+    store = Store.open(settings)
+    key, _ = KeyStore(store.client, store.keys).create("platform", "zhejiang", "bench")
+    sessions = [f"bs{i}" for i in range(args.events // 500)]
+    events = [e for i, s in enumerate(sessions) for e in session_events(s, f"bl{i}", 500)]
+    events.sort(key=lambda e: e["ts"])
+    bodies = [msgspec.json.encode(events[i:i + 1000]) for i in range(0, len(events), 1000)]
+    port = free_port()
+    service = start_service(env, port)
+    url = f"http://127.0.0.1:{port}"
+    rows: list[tuple[str, str, str]] = []
+    try:
+        elapsed = bench_ingest(url, key, bodies)
+        rows.append(("ingest over HTTP (batches of 1,000)", f"{len(events) / elapsed:,.0f} events/s", "≥ 50,000"))
+        worker = Worker(store, settings)
+        started = time.perf_counter()
+        while sum(s.lag for s in store.shard_stats()) > 0:
+            worker.step()
+        elapsed = time.perf_counter() - started
+        rows.append(("worker, one process", f"{len(events) / elapsed:,.0f} events/s", "≥ 20,000"))
+        worker.shutdown()
+        latencies = sorted(bench_scores(url, key, sessions, args.score_rate, args.score_seconds))
+        achieved = len(latencies) / args.score_seconds
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+        rows.append((f"score latency at {achieved:,.0f} req/s", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                     "p99 ≤ 20 ms at 500/s"))
+        for shard in range(settings.shards):
+            store.client.xtrim(store.keys.events(shard), maxlen=0)
+        sample = sessions[:200]
+        blob = ids = 0
+        for i, sid in enumerate(sample):
+            shard = next(iter(store.accepted_counts(sid)))
+            blob += store.client.memory_usage(store.keys.session(shard, sid)) or 0
+            ids += store.client.memory_usage(store.keys.event_ids(shard, sid)) or 0
+        rows.append(("Redis memory per 500-event session",
+                     f"{(blob + ids) / len(sample) / 1024:.2f} KB (state {blob / len(sample) / 1024:.2f} KB"
+                     f" + dedup ids {ids / len(sample) / 1024:.2f} KB)", "≤ 4 KB"))
+    finally:
+        service.terminate()
+        service.wait(timeout=20)
+        for k in store.client.scan_iter(match=f"{prefix}:*", count=1000):
+            store.client.delete(k)
+    table = Table("measure", "result", "target", title=f"LearnGuard bench ({len(events):,} events, "
+                  f"{os.cpu_count()} cores, store: {'server' if settings.redis_url else 'embedded'})")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
