@@ -1,0 +1,31 @@
+"""The Redis key formats are part of operations (README table): changing them needs a migration."""
+
+from __future__ import annotations
+
+import pytest
+
+from detector.keys import Keys
+from detector.store import shard_of
+
+
+def test_key_formats_are_pinned() -> None:
+    keys = Keys("lg")
+    assert keys.events(3) == "lg:{3}:events"
+    assert keys.dead(3) == "lg:{3}:dead"
+    assert keys.lease(3) == "lg:{3}:lease"
+    assert keys.applied(3) == "lg:{3}:applied"
+    assert keys.stats(3) == "lg:{3}:stats"
+    assert keys.event_ids(3, "s1") == "lg:{3}:ids:s1"
+    assert keys.session(3, "s1") == "lg:{3}:sess:s1"
+    assert keys.course("c1") == "lg:course:c1"
+    assert keys.api_key("ab") == "lg:apikey:ab"
+    assert keys.meta() == "lg:meta" and keys.workers() == "lg:workers"
+
+
+def test_a_learner_always_lands_on_the_same_shard() -> None:
+    assert shard_of("cadre-0001", 8) == shard_of("cadre-0001", 8) == 5  # crc32, pinned
+
+
+def test_prefix_with_braces_is_refused() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        Keys("a{b}")
