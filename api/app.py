@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        opened_here = store is None
         app.state.store = store or Store.open(settings)
         app.state.key_cache = {}
         stop = threading.Event()
@@ -39,6 +40,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             stop.set()
             for thread in threads:
                 thread.join(timeout=10)
+            if opened_here:
+                # drop our connections so an embedded Redis that no other process uses
+                # shuts down (saving its files) when this process exits
+                app.state.store.client.connection_pool.disconnect()
 
     app = FastAPI(title="LearnGuard", version=__version__, lifespan=lifespan,
                   description="Learning-integrity service: is the study time real?")

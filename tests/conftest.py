@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from api.app import create_app
 from detector.apikeys import KeyStore
@@ -25,8 +26,16 @@ SERVER_URL = os.environ.get("LEARNGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379
 
 
 @pytest.fixture(scope="session")
-def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("embedded")
+def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One embedded Redis for the whole run, shut down at the end (no daemon left behind)."""
+    path = tmp_path_factory.mktemp("embedded")
+    yield path
+    from detector.redis_conn import connect
+    client = connect(Settings(redis_url=None, data_dir=path))
+    try:
+        client.shutdown(nosave=True)
+    except redis.RedisError:
+        pass  # the server closes the connection as it stops
 
 
 def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Settings:
