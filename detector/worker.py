@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _decode_events = msgspec.json.Decoder(list[Event]).decode
 COURSE_CACHE_S = 5.0
+MAX_CACHED_SESSIONS = 50_000  # per shard; past it the cache restarts (state is in Redis)
 
 
 def parse_stream_id(raw: bytes) -> tuple[int, int]:
@@ -246,6 +247,8 @@ class Worker:
             self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
         self.applied[shard] = parse_stream_id(last_id)
+        if len(records) > MAX_CACHED_SESSIONS:
+            records.clear()
         self.processed += applied_events
         metrics.EVENTS_PROCESSED.inc(applied_events)
         if dead:

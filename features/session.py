@@ -67,7 +67,6 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     check_latency: RunningStat = msgspec.field(default_factory=RunningStat)
     clock_skew: RunningStat = msgspec.field(default_factory=RunningStat)
     hidden: bool = False
-    hidden_seconds: float = 0.0
     hidden_media_seconds: float = 0.0
     visibility_changes: int = 0
     clicks_trusted: int = 0
