@@ -13,9 +13,22 @@ import re
 
 import msgspec
 
-from features.events import Event, epoch_seconds
+from features.events import EVENT_TYPES, Event, epoch_seconds
 
 _NUMBERS = re.compile(r"\d+")
+
+
+KIND_CODE: dict[str, int] = {name: code for code, name in enumerate(EVENT_TYPES)}
+"""Event types as small integers: a buffered event costs one byte for its type."""
+
+
+def kind_name(code: int) -> str:
+    return EVENT_TYPES[code]
+
+
+def order_key(event_id: str) -> int:
+    """A 32-bit digest of the event id: the tie-breaker between events with equal ``ts``."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=4).digest(), "big")
 
 
 def event_id_digest(event_id: str) -> int:
@@ -38,7 +51,7 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
 
     ts: float
     order: int
-    kind: str
+    kind: int
     video: str | None = None
     pos: float | None = None
     pos2: float | None = None
@@ -62,7 +75,7 @@ def compact(event: Event) -> Ev:
     """Reduce a validated contract event to its compact form."""
     kind = type(event).__struct_config__.tag  # type: ignore[attr-defined]
     ts = epoch_seconds(event.ts)
-    ev = Ev(ts=ts, order=event_id_digest(event.event_id), kind=kind,
+    ev = Ev(ts=ts, order=order_key(event.event_id), kind=KIND_CODE[kind],
             device=event.device_id, ip=event.ip)
     if event.received_at is not None:
         ev.skew = ts - epoch_seconds(event.received_at)

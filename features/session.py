@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import msgspec
 
-from features.compact import Ev
+from features.compact import KIND_CODE, Ev, kind_name
 from features.intervals import add_interval, total_length
 from features.running import RunningStat
 
+HEARTBEAT, PAUSE, ENDED = KIND_CODE["video_heartbeat"], KIND_CODE["video_pause"], KIND_CODE["video_ended"]
 POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show
 MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates kept
 
@@ -86,7 +87,7 @@ class PlaybackRules(msgspec.Struct, frozen=True):
     """What the course allows: the fastest rate, and the reorder window of event time."""
 
     max_rate: float = 2.0
-    reorder_window_s: float = 300.0
+    reorder_window_s: float = 90.0
 
 
 def _remember(values: list[str], value: str | None) -> None:
@@ -127,7 +128,8 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     if ev.ts < state.folded_ts:
         state.late_events += 1
     state.folded_ts = max(state.folded_ts, ev.ts)
-    state.counts[ev.kind] = state.counts.get(ev.kind, 0) + 1
+    name = kind_name(ev.kind)
+    state.counts[name] = state.counts.get(name, 0) + 1
     _remember(state.devices, ev.device)
     _remember(state.ips, ev.ip)
     if ev.skew is not None:
@@ -199,19 +201,19 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
 def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     track = _track(state, ev)
     position = ev.pos or 0.0
-    if ev.kind == "video_heartbeat":
+    if ev.kind == HEARTBEAT:
         if track.last_heartbeat_ts >= 0 and ev.ts > track.last_heartbeat_ts:
             state.heartbeat_gap.update(ev.ts - track.last_heartbeat_ts)
         track.last_heartbeat_ts = max(track.last_heartbeat_ts, ev.ts)
         if ev.muted is False:
             state.unmuted_seen = True
-    if ev.kind in ("video_heartbeat", "video_pause", "video_ended"):
+    if ev.kind in (HEARTBEAT, PAUSE, ENDED):
         _claim(state, track, position)
     _report(state, track, position, ev.ts, rules)
-    if ev.kind == "video_pause":
+    if ev.kind == PAUSE:
         track.playing = False
         track.paused_ts = ev.ts
-    elif ev.kind == "video_ended":
+    elif ev.kind == ENDED:
         track.playing = False
         state.last_ended_ts = ev.ts
 
@@ -260,7 +262,7 @@ def _on_check_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         state.check_latency.update(ev.ts - shown)
 
 
-_HANDLERS = {
+_HANDLERS = {KIND_CODE[name]: handler for name, handler in {
     "video_play": _on_play,
     "video_pause": _on_position,
     "video_heartbeat": _on_position,
@@ -272,7 +274,7 @@ _HANDLERS = {
     "comment": _on_comment,
     "check_prompt": _on_check_prompt,
     "check_answer": _on_check_answer,
-}
+}.items()}
 
 
 def watched_media_seconds(state: SessionState) -> float:

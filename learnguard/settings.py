@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     stream_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=0)
 
     score_wait_s: float = Field(default=5.0, ge=0)
-    reorder_window_s: float = Field(default=300.0, ge=0)
+    reorder_window_s: float = Field(default=90.0, ge=0)
     default_max_rate: float = Field(default=2.0, gt=0)
 
     host: str = "127.0.0.1"
