@@ -12,6 +12,7 @@ from typing import Protocol
 
 import msgspec
 
+from detector.cohort import CohortView
 from features.session import SessionState
 
 PATTERNS = ("scripted_playback", "screen_flooding", "last_minute_cramming", "account_sharing")
@@ -59,6 +60,32 @@ class SessionView(msgspec.Struct):
 
     state: SessionState
     course: CourseInfo
+    features: dict[str, float] = msgspec.field(default_factory=dict)
+    cohort: CohortView = msgspec.field(default_factory=CohortView)
+
+
+class Evidence(msgspec.Struct):
+    """A reason with its weight: how much it alone makes the pattern likely."""
+
+    reason: Reason
+    weight: float
+    strong: bool
+
+
+def combine(session_id: str, pattern: str, evidence: list[Evidence], start: float, end: float,
+            misconduct: bool = True, suspect_media_seconds: float = 0.0) -> list[Flag]:
+    """One flag per pattern from its evidence: noisy-OR of the weights, and only when at
+    least one strong reason is present (weak signals alone never accuse anyone)."""
+    if not any(item.strong for item in evidence):
+        return []
+    keep = 1.0
+    for item in evidence:
+        keep *= 1.0 - item.weight
+    ordered = sorted(evidence, key=lambda item: -item.weight)
+    return [Flag(flag_id=flag_id_for(session_id, pattern), pattern=pattern,
+                 confidence=round(min(0.99, 1.0 - keep), 3), reasons=[item.reason for item in ordered],
+                 start=start, end=end, misconduct=misconduct,
+                 suspect_media_seconds=suspect_media_seconds)]
 
 
 class Detector(Protocol):

@@ -12,6 +12,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:stats                 hash   accepted / applied event counters (lag)
     {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
     {p}:{n}:sess:{session}        string session state blob (msgpack)
+    {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
+    {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
+    {p}:device:{device}           hash   session -> learner and time span, per device
     {p}:course:{course}           string course description (JSON)
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
@@ -62,6 +65,15 @@ class Keys:
 
     def session(self, shard: int, session_id: str) -> str:
         return f"{self.shard_tag(shard)}:sess:{session_id}"
+
+    def learner_course(self, shard: int, learner_id: str, course_id: str) -> str:
+        return f"{self.shard_tag(shard)}:lc:{course_id}:{learner_id}"
+
+    def cohort(self, shard: int, course_id: str) -> str:
+        return f"{self.shard_tag(shard)}:cohort:{course_id}"
+
+    def device(self, device_id: str) -> str:
+        return f"{self.prefix}:device:{device_id}"
 
     def course(self, course_id: str) -> str:
         return f"{self.prefix}:course:{course_id}"

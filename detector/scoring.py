@@ -11,7 +11,10 @@ from __future__ import annotations
 import msgspec
 
 from detector.base import CourseInfo, Detector, Flag, SessionView
-from detector.physics import PlaybackPhysicsDetector
+from detector.cohort import CohortView
+from detector.flooding import ScreenFloodingDetector
+from detector.scripted import ScriptedPlaybackDetector
+from features.vector import session_features
 from features.session import (
     PlaybackRules,
     SessionState,
@@ -37,11 +40,16 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     events: int
     model_version: str
     notes: list[str] = msgspec.field(default_factory=list)
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    ended: bool = False
+    devices: list[str] = msgspec.field(default_factory=list)
+    ips: list[str] = msgspec.field(default_factory=list)
 
 
 def default_detectors() -> list[Detector]:
     """The detectors that run on every session."""
-    return [PlaybackPhysicsDetector()]
+    return [ScriptedPlaybackDetector(), ScreenFloodingDetector()]
 
 
 def fuse(flags: list[Flag]) -> float:
@@ -70,11 +78,19 @@ def effective_seconds(state: SessionState, course: CourseInfo, flags: list[Flag]
 
 
 def score_session(state: SessionState, course: CourseInfo, detectors: list[Detector],
-                  reorder_window_s: float) -> SessionScore:
+                  reorder_window_s: float, cohort: CohortView | None = None) -> SessionScore:
     """Finalise the state (fold buffered events) and run every detector on it."""
+    return evaluate_session(state, course, detectors, reorder_window_s, cohort)[0]
+
+
+def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[Detector],
+                     reorder_window_s: float, cohort: CohortView | None = None
+                     ) -> tuple[SessionScore, dict[str, float]]:
+    """The score and the feature vector of a session (the worker teaches cohorts with it)."""
     rules = PlaybackRules(max_rate=course.max_rate, reorder_window_s=reorder_window_s)
     done = finalized(state, rules)
-    view = SessionView(state=done, course=course)
+    features = session_features(done)
+    view = SessionView(state=done, course=course, features=features, cohort=cohort or CohortView())
     flags = [flag for detector in detectors for flag in detector.detect(view)]
     risk = fuse(flags)
     notes: list[str] = []
@@ -83,7 +99,11 @@ def score_session(state: SessionState, course: CourseInfo, detectors: list[Detec
                      f"known; max_rate {course.max_rate:g} assumed")
     if done.late_events:
         notes.append(f"{done.late_events} events arrived after later events had been processed")
-    return SessionScore(risk=risk, level=level_of(risk), flags=flags,
-                        claimed_seconds=round(done.claimed_seconds, 1),
-                        effective_seconds=round(effective_seconds(done, course, flags), 1),
-                        events=done.applied_events, model_version=MODEL_VERSION, notes=notes)
+    score = SessionScore(risk=risk, level=level_of(risk), flags=flags,
+                         claimed_seconds=round(done.claimed_seconds, 1),
+                         effective_seconds=round(effective_seconds(done, course, flags), 1),
+                         events=done.applied_events, model_version=MODEL_VERSION, notes=notes,
+                         first_ts=done.first_ts, last_ts=done.last_ts,
+                         ended=done.counts.get("session_end", 0) > 0,
+                         devices=list(done.devices), ips=list(done.ips))
+    return score, features

@@ -35,6 +35,33 @@ class SessionRecord(msgspec.Struct):
     score: SessionScore | None = None
 
 
+class SessionSummary(msgspec.Struct, array_like=True):
+    """One session as its learner x course record and the device index keep it."""
+
+    learner_id: str
+    first_ts: float
+    last_ts: float
+    effective_seconds: float
+    claimed_seconds: float
+    device: str | None
+    ip: str | None
+    misconduct: bool
+
+
+class LearnerCourse(msgspec.Struct):
+    """A learner's sessions in one course (cramming, schedules, two places at once)."""
+
+    learner_id: str
+    course_id: str
+    org_id: str
+    sessions: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_lc = msgspec.msgpack.Decoder(LearnerCourse).decode
+_decode_summary = msgspec.msgpack.Decoder(SessionSummary).decode
+
+
 _encode_record = msgspec.msgpack.Encoder().encode
 _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
 _decode_course = msgspec.json.Decoder(Course).decode
@@ -186,7 +213,7 @@ class Store:
 
     def commit(self, shard: int, owner: str, last_id: bytes, applied_events: int,
                records: dict[str, SessionRecord], dead: list[tuple[bytes, str, bytes]],
-               ack_ids: list[bytes]) -> str:
+               ack_ids: list[bytes], blobs: dict[str, bytes] | None = None) -> str:
         """Write a batch's effect and ack its entries in one atomic script.
 
         Returns ``ok``, ``lease_lost`` (another worker owns the shard now: nothing written)
@@ -200,6 +227,9 @@ class Store:
         for session_id, record in records.items():
             keys.append(self.keys.session(shard, session_id))
             args.append(_encode_record(record))
+        for key, blob in (blobs or {}).items():
+            keys.append(key)
+            args.append(blob)
         args += [len(ack_ids), STREAM_GROUP, *ack_ids]
         outcome = self._commit(keys=keys, args=args)
         return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
@@ -207,6 +237,34 @@ class Store:
     def ack(self, shard: int, entry_ids: list[bytes]) -> None:
         if entry_ids:
             self.client.xack(self.keys.events(shard), STREAM_GROUP, *entry_ids)
+
+    def load_learner_courses(self, shard: int, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], LearnerCourse]:
+        if not pairs:
+            return {}
+        raws = self.client.mget([self.keys.learner_course(shard, lid, cid) for lid, cid in pairs])
+        return {pair: _decode_lc(raw) for pair, raw in zip(pairs, raws, strict=True) if raw}
+
+    def load_learner_course(self, learner_id: str, course_id: str) -> LearnerCourse | None:
+        raw = self.client.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
+        return _decode_lc(raw) if raw else None
+
+    def encode_learner_course(self, record: LearnerCourse) -> bytes:
+        return _encode(record)
+
+    def load_cohort_blob(self, shard: int, course_id: str) -> bytes | None:
+        return self.client.get(self.keys.cohort(shard, course_id))
+
+    def index_devices(self, summaries: dict[str, SessionSummary]) -> None:
+        """Record which sessions each device ran (idempotent: a replay rewrites the same fields)."""
+        pipe = self.client.pipeline(transaction=False)
+        for session_id, summary in summaries.items():
+            if summary.device:
+                pipe.hset(self.keys.device(summary.device), session_id, _encode(summary))
+        pipe.execute()
+
+    def device_sessions(self, device_id: str) -> dict[str, SessionSummary]:
+        raw = self.client.hgetall(self.keys.device(device_id))
+        return {k.decode(): _decode_summary(v) for k, v in raw.items()}
 
     def trim(self, shard: int, retention_ms: int) -> None:
         """Drop stream entries that are applied and older than the retention window."""

@@ -18,13 +18,15 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import msgspec
 
 from detector.base import Detector
 from detector.keys import STREAM_GROUP
-from detector.scoring import default_detectors, score_session
-from detector.store import SessionRecord, Store
+from detector.cohort import CohortBaseline
+from detector.scoring import default_detectors, evaluate_session
+from detector.store import LearnerCourse, SessionRecord, SessionSummary, Store
 from features.compact import Ev, compact
 from features.course import Course, course_info
 from features.events import Event
@@ -65,6 +67,7 @@ class Worker:
         self.failures: dict[bytes, int] = defaultdict(int)
         self.errors: dict[bytes, str] = {}
         self.courses: dict[str, tuple[float, Course | None]] = {}
+        self.cohorts: dict[tuple[int, str], CohortBaseline] = {}
         self.last_balance = 0.0
         self.last_reclaim = time.monotonic()
         self.last_trim = time.monotonic()
@@ -93,7 +96,7 @@ class Worker:
     def _acquire(self, shard: int) -> None:
         """Take a shard over: claim every entry its previous owner left unacked."""
         self.owned.add(shard)
-        self.cache[shard].clear()
+        self._forget(shard)
         raw = self.store.applied_id(shard)
         self.applied[shard] = parse_stream_id(raw) if raw else None
         self._claim_idle(shard, min_idle_ms=0)
@@ -115,7 +118,7 @@ class Worker:
     def _drop(self, shard: int, why: str) -> None:
         self.owned.discard(shard)
         self.needs_pending.discard(shard)
-        self.cache.pop(shard, None)
+        self._forget(shard)
         log.info("worker %s left shard %d (%s)", self.worker_id, shard, why)
 
     # -- the loop ---------------------------------------------------------------------
@@ -190,7 +193,12 @@ class Worker:
         return PlaybackRules(max_rate=info.max_rate, reorder_window_s=self.settings.reorder_window_s)
 
     def _process(self, shard: int, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
-        """Apply a batch of one shard and commit it; on a failure, retry the batch later."""
+        """Apply a batch of one shard and commit it; on a failure, retry the batch later.
+
+        Entries are applied, scored and taught to the cohort one after another in stream
+        order, so the result depends only on the sequence of entries, never on where a
+        batch happened to start (a restarted worker gets the same answers).
+        """
         applied = self.applied.get(shard)
         ack_ids = [entry_id for entry_id, _ in entries]
         todo: list[tuple[bytes, dict[bytes, bytes], list[Event] | Exception]] = []
@@ -201,10 +209,12 @@ class Worker:
                 todo.append((entry_id, fields, decode_entry(fields)))
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 todo.append((entry_id, fields, exc))
-        records = self.cache[shard]
-        wanted = {e.session_id for *_, events in todo if isinstance(events, list) for e in events}
-        records.update(self.store.load_records(shard, sorted(wanted - set(records))))
-        touched: set[str] = set()
+        batch = _BatchState(records=self.cache[shard])
+        decoded = [events for *_, events in todo if isinstance(events, list)]
+        wanted = {e.session_id for events in decoded for e in events}
+        batch.records.update(self.store.load_records(shard, sorted(wanted - set(batch.records))))
+        pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
+        batch.learner_courses = self.store.load_learner_courses(shard, pairs)
         dead: list[tuple[bytes, str, bytes]] = []
         last_id: bytes | None = None
         applied_events = 0
@@ -218,37 +228,38 @@ class Worker:
             try:
                 if isinstance(events, Exception):
                     raise events
-                self._apply(records, events, touched)
+                self._apply_entry(shard, batch, events)
             except Exception as exc:  # a bad entry or a bug must not stop the shard for good
                 log.warning("entry %s of shard %d failed: %s", entry_id, shard, exc)
                 self.failures[entry_id] += 1
                 self.errors[entry_id] = f"{type(exc).__name__}: {exc}"
-                self.cache.pop(shard, None)  # drop half-applied effects; reload next round
+                self._forget(shard)  # drop half-applied effects; reload next round
                 self.needs_pending.add(shard)
                 return 0
             last_id = entry_id
             applied_events += len(events)
-        for session_id in touched:
-            record = records[session_id]
-            info = course_info(self._course(record.state.course_id), self.settings.default_max_rate)
-            record.score = score_session(record.state, info, self.detectors, self.settings.reorder_window_s)
         if last_id is None:
             self.store.ack(shard, ack_ids)
             return 0
+        blobs = {self.store.keys.learner_course(shard, lid, cid): self.store.encode_learner_course(lc)
+                 for (lid, cid), lc in batch.learner_courses.items() if (lid, cid) in batch.changed_pairs}
+        for course_id in batch.cohorts_changed:
+            blobs[self.store.keys.cohort(shard, course_id)] = self.cohorts[(shard, course_id)].dumps()
         outcome = self.store.commit(shard, self.worker_id, last_id, applied_events,
-                                    {sid: records[sid] for sid in touched}, dead, ack_ids)
-        if outcome == "lease_lost":
-            self._drop(shard, "lease lost at commit")
+                                    {sid: batch.records[sid] for sid in batch.touched}, dead, ack_ids, blobs)
+        if outcome != "ok":
+            self._forget(shard)
+            if outcome == "lease_lost":
+                self._drop(shard, "lease lost at commit")
+            else:  # stale: another owner applied these entries already
+                self.store.ack(shard, ack_ids)
+                raw = self.store.applied_id(shard)
+                self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
-        if outcome == "stale":
-            self.store.ack(shard, ack_ids)
-            self.cache.pop(shard, None)
-            raw = self.store.applied_id(shard)
-            self.applied[shard] = parse_stream_id(raw) if raw else None
-            return 0
+        self.store.index_devices(batch.summaries)
         self.applied[shard] = parse_stream_id(last_id)
-        if len(records) > MAX_CACHED_SESSIONS:
-            records.clear()
+        if len(batch.records) > MAX_CACHED_SESSIONS:
+            batch.records.clear()
         self.processed += applied_events
         metrics.EVENTS_PROCESSED.inc(applied_events)
         if dead:
@@ -256,17 +267,72 @@ class Worker:
             log.error("shard %d: %d entries moved to the dead-letter stream", shard, len(dead))
         return applied_events
 
-    def _apply(self, records: dict[str, SessionRecord], events: list[Event], touched: set[str]) -> None:
+    def _forget(self, shard: int) -> None:
+        """Drop every in-memory effect of uncommitted work on a shard."""
+        self.cache.pop(shard, None)
+        for key in [key for key in self.cohorts if key[0] == shard]:
+            del self.cohorts[key]
+
+    def _cohort(self, shard: int, course_id: str) -> CohortBaseline:
+        key = (shard, course_id)
+        if key not in self.cohorts:
+            blob = self.store.load_cohort_blob(shard, course_id)
+            self.cohorts[key] = CohortBaseline.loads(blob) if blob else CohortBaseline()
+        return self.cohorts[key]
+
+    def _apply_entry(self, shard: int, batch: _BatchState, events: list[Event]) -> None:
+        """Fold one entry's events, then score its sessions (sorted: a fixed order)."""
         by_session: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             by_session[event.session_id].append(event)
         for session_id, session_events in by_session.items():
-            record = records.get(session_id)
+            record = batch.records.get(session_id)
             first = session_events[0]
             if record is None:
-                record = records[session_id] = SessionRecord(state=SessionState(
+                record = batch.records[session_id] = SessionRecord(state=SessionState(
                     session_id=session_id, learner_id=first.learner_id, org_id=first.org_id,
                     course_id=first.course_id))
             compacted: list[Ev] = [compact(event) for event in session_events]
             add_events(record.state, compacted, self._rules(record.state.course_id))
-            touched.add(session_id)
+        for session_id in sorted(by_session):
+            self._score(shard, batch, batch.records[session_id])
+
+    def _score(self, shard: int, batch: _BatchState, record: SessionRecord) -> None:
+        state = record.state
+        info = course_info(self._course(state.course_id), self.settings.default_max_rate)
+        cohort = self._cohort(shard, state.course_id)
+        score, features = evaluate_session(state, info, self.detectors, self.settings.reorder_window_s,
+                                           cohort.view())
+        record.score = score
+        misconduct = any(flag.misconduct for flag in score.flags)
+        if score.ended and not state.cohort_learned:
+            state.cohort_learned = True  # decided once per session, flagged or not
+            if not misconduct:
+                cohort.learn_one(features)
+                batch.cohorts_changed.add(state.course_id)
+        summary = SessionSummary(
+            learner_id=state.learner_id, first_ts=score.first_ts, last_ts=score.last_ts,
+            effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
+            device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
+            misconduct=misconduct)
+        pair = (state.learner_id, state.course_id)
+        learner_course = batch.learner_courses.get(pair)
+        if learner_course is None:
+            learner_course = batch.learner_courses[pair] = LearnerCourse(
+                learner_id=state.learner_id, course_id=state.course_id, org_id=state.org_id)
+        learner_course.sessions[state.session_id] = summary
+        batch.changed_pairs.add(pair)
+        batch.summaries[state.session_id] = summary
+        batch.touched.add(state.session_id)
+
+
+@dataclass
+class _BatchState:
+    """What one batch changes before it is committed."""
+
+    records: dict[str, SessionRecord]
+    learner_courses: dict[tuple[str, str], LearnerCourse] = field(default_factory=dict)
+    changed_pairs: set[tuple[str, str]] = field(default_factory=set)
+    cohorts_changed: set[str] = field(default_factory=set)
+    summaries: dict[str, SessionSummary] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)

@@ -23,6 +23,10 @@ from features.running import RunningStat
 HEARTBEAT, PAUSE, ENDED = KIND_CODE["video_heartbeat"], KIND_CODE["video_pause"], KIND_CODE["video_ended"]
 POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show
 MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates kept
+CLICK_WINDOW_S = 1.0    # click storms are counted per second
+BURST_CLICKS = 5        # clicks within one second that make a burst
+SHORT_DWELL_S = 4.0     # a page left sooner than this was not read
+PARALLEL_WINDOW_S = 90.0  # videos reporting within this window advance "at once"
 
 
 class Track(msgspec.Struct, omit_defaults=True):
@@ -37,6 +41,7 @@ class Track(msgspec.Struct, omit_defaults=True):
     duration: float = 0.0
     plays: int = 0
     paused_ts: float = -1.0
+    last_report_ts: float = -1.0
     watched: list[list[float]] = msgspec.field(default_factory=list)
 
 
@@ -78,6 +83,15 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     backward_seeks: int = 0
     last_ended_ts: float = -1.0
     open_checks: dict[str, float] = msgspec.field(default_factory=dict)
+    recent_clicks: list[float] = msgspec.field(default_factory=list)
+    max_clicks_per_s: int = 0
+    burst_clicks: int = 0
+    last_page_ts: float = -1.0
+    short_dwells: int = 0
+    max_videos_reporting: int = 0
+    last_trusted_ts: float = -1.0
+    max_span_without_input: float = 0.0
+    cohort_learned: bool = False
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
@@ -170,6 +184,12 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
     if ts >= track.anchor_ts:
         track.anchor_pos, track.anchor_ts = position, ts
     track.last_pos = position
+    track.last_report_ts = max(track.last_report_ts, ts)
+    reporting = sum(1 for t in state.videos.values() if t.last_report_ts >= ts - PARALLEL_WINDOW_S)
+    state.max_videos_reporting = max(state.max_videos_reporting, reporting)
+    if track.playing:
+        since_input = ts - max(state.last_trusted_ts, state.first_ts)
+        state.max_span_without_input = max(state.max_span_without_input, since_input)
 
 
 def _claim(state: SessionState, track: Track, position: float) -> None:
@@ -241,6 +261,19 @@ def _on_click(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         state.clicks_untrusted += 1
     else:
         state.clicks_trusted += 1
+        state.last_trusted_ts = max(state.last_trusted_ts, ev.ts)
+    window = [t for t in state.recent_clicks if t > ev.ts - CLICK_WINDOW_S]
+    window.append(ev.ts)
+    state.recent_clicks = window[-2 * BURST_CLICKS * 4:]
+    state.max_clicks_per_s = max(state.max_clicks_per_s, len(window))
+    if len(window) >= BURST_CLICKS:
+        state.burst_clicks += 1
+
+
+def _on_page_view(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if state.last_page_ts >= 0 and ev.ts - state.last_page_ts < SHORT_DWELL_S:
+        state.short_dwells += 1
+    state.last_page_ts = ev.ts
 
 
 def _on_comment(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
@@ -271,6 +304,7 @@ _HANDLERS = {KIND_CODE[name]: handler for name, handler in {
     "video_seek": _on_seek,
     "visibility": _on_visibility,
     "click": _on_click,
+    "page_view": _on_page_view,
     "comment": _on_comment,
     "check_prompt": _on_check_prompt,
     "check_answer": _on_check_answer,
