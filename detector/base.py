@@ -52,6 +52,7 @@ class CourseInfo(msgspec.Struct, frozen=True):
     described: bool
     max_rate: float
     deadline: float | None = None
+    opens_at: float | None = None
     durations: dict[str, float] = msgspec.field(default_factory=dict)
 
 

@@ -15,9 +15,10 @@ MIN_REPEATS = 2
 AUTO_RESUME_MAX_MEAN_S = 2.0
 CONSTANT_SD_S = 0.35
 NEXT_VIDEO_MAX_MEAN_S = 2.5
-CHECK_FAST_FLOOR_S = 1.5
-CHECK_EVEN_CV = 0.12
-CHECK_EVEN_MIN = 4
+CHECK_FAST_FLOOR_S = 1.2
+CHECK_EVEN_SD_S = 0.35
+CHECK_EVEN_MAX_MEAN_S = 3.5
+CHECK_EVEN_MIN = 5
 UNTRUSTED_MIN = 3
 LONG_PLAY_S = 3600.0
 UNBROKEN_S = 3 * 3600.0
@@ -34,12 +35,12 @@ def _cohort_note(view: SessionView, feature: str, what: str) -> tuple[float | No
 def person_evidence(view: SessionView) -> list[Evidence]:
     f = view.features
     found: list[Evidence] = []
-    untrusted = f["untrusted_clicks"]
+    untrusted = f["untrusted_while_playing"]
     if untrusted >= UNTRUSTED_MIN:
         found.append(Evidence(Reason(
             "untrusted_input",
-            f"{untrusted:.0f} inputs were made by a script (browser isTrusted=false); people's input is trusted "
-            f"(tolerated: fewer than {UNTRUSTED_MIN})", untrusted, float(UNTRUSTED_MIN)), 0.7, True))
+            f"{untrusted:.0f} inputs during playback were made by a script (browser isTrusted=false); people's "
+            f"input is trusted (tolerated: fewer than {UNTRUSTED_MIN})", untrusted, float(UNTRUSTED_MIN)), 0.7, True))
     if f["resume_gaps"] >= MIN_REPEATS and f["resume_gap_mean_s"] <= AUTO_RESUME_MAX_MEAN_S \
             and f["resume_gap_sd_s"] <= CONSTANT_SD_S:
         cohort, note = _cohort_note(view, "resume_gap_mean_s", "5th percentile of resume gaps")
@@ -66,12 +67,14 @@ def person_evidence(view: SessionView) -> list[Evidence]:
                 f"answered {f['check_answers']:.0f} presence checks in {f['check_latency_mean_s']:.2f} s on "
                 f"average; flagged under {limit:.2f} s; {note}", round(f["check_latency_mean_s"], 3), limit),
                 0.65, True))
-        elif f["check_answers"] >= CHECK_EVEN_MIN and f["check_latency_cv"] < CHECK_EVEN_CV:
+        elif f["check_answers"] >= CHECK_EVEN_MIN and f["check_latency_mean_s"] <= CHECK_EVEN_MAX_MEAN_S \
+                and f["check_latency_sd_s"] < CHECK_EVEN_SD_S:
             found.append(Evidence(Reason(
                 "check_answered_evenly",
-                f"answered {f['check_answers']:.0f} presence checks in {f['check_latency_mean_s']:.2f} s with a "
-                f"spread of only {f['check_latency_cv']:.0%} of that; people vary far more (flagged under "
-                f"{CHECK_EVEN_CV:.0%})", round(f["check_latency_cv"], 3), CHECK_EVEN_CV), 0.6, True))
+                f"answered {f['check_answers']:.0f} presence checks in {f['check_latency_mean_s']:.2f} s on average "
+                f"with an sd of only {f['check_latency_sd_s']:.2f} s; people vary by seconds (flagged under "
+                f"{CHECK_EVEN_SD_S} s when answering within {CHECK_EVEN_MAX_MEAN_S} s)",
+                round(f["check_latency_sd_s"], 3), CHECK_EVEN_SD_S), 0.55, True))
     found += _weak_signs(view)
     return found
 

@@ -262,6 +262,21 @@ class Store:
                 pipe.hset(self.keys.device(summary.device), session_id, _encode(summary))
         pipe.execute()
 
+    def context_of(self, learner_id: str, course_id: str, devices: list[str]
+                   ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], Course | None]:
+        """What the read-time detectors need, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
+        pipe.get(self.keys.course(course_id))
+        for device in devices:
+            pipe.hgetall(self.keys.device(device))
+        raw_lc, raw_course, *raw_devices = pipe.execute()
+        sessions: dict[str, SessionSummary] = {}
+        for raw in raw_devices:
+            sessions.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+        return (_decode_lc(raw_lc) if raw_lc else None, sessions,
+                _decode_course(raw_course) if raw_course else None)
+
     def device_sessions(self, device_id: str) -> dict[str, SessionSummary]:
         raw = self.client.hgetall(self.keys.device(device_id))
         return {k.decode(): _decode_summary(v) for k, v in raw.items()}

@@ -49,5 +49,6 @@ def course_info(course: Course | None, default_max_rate: float) -> CourseInfo:
     if course is None:
         return CourseInfo(described=False, max_rate=default_max_rate)
     deadline = epoch_seconds(course.deadline) if course.deadline is not None else None
-    return CourseInfo(described=True, max_rate=course.max_rate, deadline=deadline,
+    opens_at = epoch_seconds(course.opens_at) if course.opens_at is not None else None
+    return CourseInfo(described=True, max_rate=course.max_rate, deadline=deadline, opens_at=opens_at,
                       durations={video.video_id: video.duration for video in course.videos})

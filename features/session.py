@@ -77,6 +77,8 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     visibility_changes: int = 0
     clicks_trusted: int = 0
     clicks_untrusted: int = 0
+    untrusted_while_playing: int = 0
+    untrusted_since_report: int = 0
     muted_first_plays: int = 0
     unmuted_seen: bool = False
     seeks: int = 0
@@ -175,6 +177,7 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
         add_interval(track.watched, track.anchor_pos, track.anchor_pos + credit)
         add_interval(state.credited_wall, track.anchor_ts, ts)
         state.unexplained_seconds += gain - credit
+        state.untrusted_while_playing += state.untrusted_since_report
         if track.rate > rules.max_rate:
             state.over_rate_seconds += wall
         if state.hidden:
@@ -184,6 +187,7 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
     if ts >= track.anchor_ts:
         track.anchor_pos, track.anchor_ts = position, ts
     track.last_pos = position
+    state.untrusted_since_report = 0
     track.last_report_ts = max(track.last_report_ts, ts)
     reporting = sum(1 for t in state.videos.values() if t.last_report_ts >= ts - PARALLEL_WINDOW_S)
     state.max_videos_reporting = max(state.max_videos_reporting, reporting)
@@ -259,6 +263,8 @@ def _on_visibility(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
 def _on_click(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     if ev.trusted is False:
         state.clicks_untrusted += 1
+        if any(track.playing for track in state.videos.values()):
+            state.untrusted_since_report += 1  # counted once playback is seen progressing
     else:
         state.clicks_trusted += 1
         state.last_trusted_ts = max(state.last_trusted_ts, ev.ts)

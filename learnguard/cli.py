@@ -120,6 +120,20 @@ def simulate(learners: Annotated[int, typer.Option(help="learners in the cohort"
 
 
 @app.command()
+def evaluate(seeds: Annotated[str, typer.Option(help="comma-separated seeds, e.g. 101,102,103")] = "101,102,103",
+             learners: Annotated[int, typer.Option(help="learners per simulated cohort")] = 200,
+             out: Annotated[Path, typer.Option(help="JSON report")] = Path("evaluation.json")) -> None:
+    """Run simulated cohorts through the real pipeline and measure detection honestly."""
+    from learnguard.evaluate import evaluate as run_evaluation
+    from learnguard.evaluate import print_report, write_json
+
+    result = run_evaluation([int(s) for s in seeds.split(",") if s.strip()], learners)
+    print_report(result, console)
+    write_json(result, out)
+    console.print(f"written to {out}")
+
+
+@app.command()
 def demo(learners: Annotated[int, typer.Option(help="learners in the simulated cohort")] = 60,
          seed: int = 7, port: int = 8000,
          stay: Annotated[bool, typer.Option(help="keep the service running afterwards")] = True) -> None:

@@ -11,11 +11,11 @@ from rich.progress import Progress
 from api.app import create_app
 from detector.apikeys import KeyStore
 from detector.store import Store
+from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
 from learnguard.settings import get_settings
 from simulator.cohort import simulate_cohort
 
-BATCH = 1000
 
 
 def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) -> None:
@@ -32,25 +32,15 @@ def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) 
     cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"gov-2026s-demo{seed}")
     headers = {"Authorization": f"Bearer {platform_key}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
-        client.put(f"/v1/courses/{cohort.course_id}", json=cohort.course).raise_for_status()
-        accepted = duplicates = 0
         started = time.perf_counter()
         with Progress(console=console) as progress:
             task = progress.add_task("replaying events", total=len(cohort.events))
-            for start in range(0, len(cohort.events), BATCH):
-                batch = cohort.events[start:start + BATCH]
-                answer = client.post("/v1/events", json=batch).raise_for_status().json()
-                accepted += answer["accepted"]
-                duplicates += answer["duplicates"]
-                progress.advance(task, len(batch))
-        console.print(f"{accepted} events accepted ({duplicates} retried duplicates dropped) "
-                      f"in {time.perf_counter() - started:.1f} s")
-        scores = []
+            accepted, duplicates = replay(client, cohort, lambda n: progress.advance(task, n))
+        console.print(f"{accepted} events accepted ({duplicates} duplicates dropped: retries, or a "
+                      f"cohort replayed before) in {time.perf_counter() - started:.1f} s")
         with Progress(console=console) as progress:
             task = progress.add_task("scoring sessions", total=len(cohort.truth.sessions))
-            for session_id in cohort.truth.sessions:
-                scores.append(client.post(f"/v1/sessions/{session_id}/score").raise_for_status().json())
-                progress.advance(task)
+            scores = score_all(client, list(cohort.truth.sessions), lambda: progress.advance(task))
     show_flagged(console, scores, cohort.truth.sessions)
     console.print(f"\nAPI docs: [bold]{server.url}/docs[/bold]   health: {server.url}/health")
     console.print(f"platform key (org zhejiang):      {platform_key}")

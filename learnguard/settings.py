@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     reorder_window_s: float = Field(default=90.0, ge=0)
     default_max_rate: float = Field(default=2.0, gt=0)
 
+    cramming_window_hours: float = Field(default=72.0, gt=0)
+    cramming_min_share: float = Field(default=0.6, gt=0, le=1)
+    cramming_min_hours: float = Field(default=1.0, ge=0)
+
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)

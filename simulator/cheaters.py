@@ -123,3 +123,50 @@ def flooding_session(w: SessionWriter, videos: list[tuple[str, float]], progress
             w.emit("page_view", at, page=f"chapter-{page}")
     w.emit("session_end", at + 2)
     return at
+
+
+def mimic_bot(w: SessionWriter, videos: list[tuple[str, float]], progress: dict[str, float],
+              start: float, minutes: float, rate: float, trusted_input: bool) -> float:
+    """A harder bot that imitates a person: rate within the course limit, random pauses,
+    fake input (trusted when driven through the devtools protocol), checks answered in 2–3 s."""
+    rng = w.rng
+    at = start
+    until = start + minutes * 60
+    w.emit("session_start", at)
+    for video_id, duration in videos:
+        if at >= until:
+            break
+        position = progress.get(video_id, 0.0)
+        if position >= duration:
+            continue
+        w.emit("video_play", at, video_id=video_id, position=position, duration=duration, rate=rate, muted=False)
+        next_input = at + rng.uniform(20, 120)
+        next_check = at + rng.uniform(600, 1200)
+        while position < duration and at < until:
+            step_end = min(duration, position + 30 * rate)
+            w.watch(video_id, position, step_end)
+            at += (step_end - position) / rate
+            position = step_end
+            if position >= duration:
+                break
+            w.emit("video_heartbeat", at, video_id=video_id, position=round(position, 2), rate=rate,
+                   muted=False, visible=True)
+            while next_input < at:
+                w.emit("click", next_input, target="player", trusted=trusted_input)
+                next_input += rng.uniform(20, 120)
+            if rng.random() < 0.03:
+                w.emit("video_pause", at, video_id=video_id, position=round(position, 2))
+                at += rng.uniform(2, 60)
+                w.emit("video_play", at, video_id=video_id, position=round(position, 2), rate=rate, muted=False)
+            if at > next_check:
+                w.emit("check_prompt", at, check_id=f"chk-{int(at)}")
+                answer = at + rng.uniform(2, 3)
+                w.emit("check_answer", answer, check_id=f"chk-{int(at)}", correct=True)
+                at = answer
+                next_check = at + rng.uniform(600, 1200)
+        progress[video_id] = position
+        if position >= duration:
+            w.emit("video_ended", at, video_id=video_id, position=duration)
+            at += rng.uniform(3, 30)
+    w.emit("session_end", at + 1)
+    return at

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot
+from simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot, mimic_bot
 from simulator.emit import Identity, SessionWriter
 from simulator.honest import Habits, honest_session
 
@@ -30,15 +30,16 @@ HONEST = {
 CHEATERS = {
     "forged_random": 0.03, "forged_fixed": 0.02, "instant_pass": 0.02, "credit_burst": 0.02,
     "parallel_videos": 0.02, "clock_ahead": 0.02, "inpage_bot": 0.07, "flooder": 0.05,
-    "crammer": 0.05, "account_sharer": 0.04,
+    "crammer": 0.05, "account_sharer": 0.04, "mimic_bot": 0.04,
 }
 PATTERN_OF = {
     "forged_random": "scripted_playback", "forged_fixed": "scripted_playback",
     "instant_pass": "scripted_playback", "credit_burst": "scripted_playback",
     "parallel_videos": "scripted_playback", "clock_ahead": "scripted_playback",
     "inpage_bot": "scripted_playback", "flooder": "screen_flooding",
-    "crammer": "last_minute_cramming", "account_sharer": "account_sharing",
+    "crammer": "last_minute_cramming", "account_sharer": "account_sharing", "mimic_bot": "scripted_playback",
 }
+HARD_CLASS = {"mimic_bot"}  # reported separately by the evaluation
 ORGS = ["zhejiang/hdu/computing", "zhejiang/hdu/economics", "zhejiang/hdu/party-office",
         "zhejiang/zju/medicine", "zhejiang/zju/law"]
 
@@ -88,7 +89,7 @@ def _schedule(rng: random.Random, archetype: str) -> list[tuple[float, float]]:
             for hour in (8.5, 11.0, 14.0, 17.0, 20.0):
                 sittings.append((_at(d, hour + rng.uniform(0, 0.5)), rng.uniform(110, 140)))
         return sittings
-    if archetype == "inpage_bot":
+    if archetype in ("inpage_bot", "mimic_bot"):
         hour = rng.choice([2.0, 3.0, 9.0])  # the same start time every day
         return [(_at(d, hour), 180.0) for d in sorted(rng.sample(range(26), 5))]
     return [(_at(d, rng.uniform(8, 21.5)), rng.uniform(30, 90)) for d in sorted(rng.sample(range(29), 10))]
@@ -103,6 +104,16 @@ def _habits(rng: random.Random, archetype: str) -> Habits:
     )
 
 
+def _sharers_in_groups(archetypes: list[str]) -> list[str]:
+    """Account sharing needs several accounts per operator: groups of 4, and a last group
+    of fewer than 3 joins the one before (or, alone, becomes regular learners)."""
+    sharers = [i for i, a in enumerate(archetypes) if a == "account_sharer"]
+    if len(sharers) % 4 in (1, 2) and len(sharers) < 4:
+        for i in sharers:
+            archetypes[i] = "regular"
+    return archetypes
+
+
 def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-2026s") -> Cohort:
     rng = random.Random(seed)
     course = make_course(rng, course_id)
@@ -110,15 +121,21 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
     truth = Truth()
     events: list[dict[str, Any]] = []
     weights = {**HONEST, **CHEATERS}
-    archetypes = [_pick(rng, weights) for _ in range(learners)]
-    sharer_device: dict[str, Any] = {}
+    archetypes = _sharers_in_groups([_pick(rng, weights) for _ in range(learners)])
+    sharer_device: dict[int, Any] = {}
+    sharers = 0
+    total_sharers = archetypes.count("account_sharer")
     for number, archetype in enumerate(archetypes):
         learner_id = f"L{seed:03d}-{number:04d}"
         org_id = rng.choice(ORGS)
         device = f"dev-{seed}-{number}"
         ip = f"10.{seed % 250}.{number // 250}.{number % 250}"
-        if archetype == "account_sharer":  # accounts in groups of ~4 share one operator machine
-            group = number // 4
+        turn = 0
+        if archetype == "account_sharer":  # accounts in groups of 4 share one operator machine
+            group, turn = divmod(sharers, 4)
+            if group and group == total_sharers // 4 and total_sharers % 4 in (1, 2):
+                group, turn = group - 1, 4 + turn  # too few left for a group: join the last one
+            sharers += 1
             sharer_device.setdefault(group, (f"proxy-{seed}-{group}", f"172.16.{seed % 250}.{group % 250}",
                                              rng.uniform(0, 4)))
             device, ip, shift = sharer_device[group]
@@ -132,7 +149,7 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
         for index, (start, minutes) in enumerate(_schedule(rng, archetype)):
             session_id = f"{learner_id}-s{index:02d}"
             if archetype == "account_sharer":
-                start = _at(7 + index * 2, 9 + shift + 1.6 * (number % 4))  # accounts in turn, same day
+                start = _at(7 + index * 2, 9 + shift + 1.6 * turn)  # accounts in turn, same day
                 minutes = 80
             writer = SessionWriter(who=who, session_id=session_id, rng=rng,
                                    repeat_share=0.02 if archetype == "flaky_network" else 0.0,
@@ -152,7 +169,11 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
                 patterns = ["scripted_playback"]
             elif archetype == "inpage_bot":
                 inpage_bot(writer, videos, progress, start, minutes, rate=rng.choice([16.0, 3.0, 2.0]))
-                patterns = ["scripted_playback"]
+                patterns = ["scripted_playback"] if writer.true_watched_seconds() > 0 else []
+            elif archetype == "mimic_bot":
+                mimic_bot(writer, videos, progress, start, minutes, rate=rng.choice([1.0, 1.5, 2.0]),
+                          trusted_input=number % 2 == 0)
+                patterns = ["scripted_playback"] if writer.true_watched_seconds() > 0 else []
             elif archetype == "flooder" and index % 3 == 1:
                 flooding_session(writer, videos, progress, start, flood_kind)
                 patterns = ["screen_flooding"]
@@ -160,7 +181,8 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
                 comment = rng.choice(["老师讲得很清楚", "这一节的案例很有启发", "请问第三部分的材料在哪里下载？"])
                 honest_session(writer, _habits(rng, archetype), videos, progress, start, minutes,
                                ability, comment_text=comment)
-                if pattern in ("last_minute_cramming", "account_sharing"):
+                if pattern == "last_minute_cramming" or (
+                        pattern == "account_sharing" and writer.true_watched_seconds() > 0):
                     patterns = [pattern]
             truth.sessions[session_id] = {"learner_id": learner_id, "archetype": archetype,
                                           "patterns": patterns,

@@ -12,6 +12,7 @@ from api.deps import CallerDep, SettingsDep, StoreDep
 from api.ingest import ingest, is_ndjson, parse_events, read_body
 from api.timefmt import rfc3339
 from detector.base import Flag
+from detector.readtime import complete_score
 from detector.store import SessionRecord, Store
 from learnguard import metrics
 from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
@@ -78,6 +79,7 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     caller.require_org(state.org_id, f"session {session_id}")
     if result is None:
         raise Unavailable(f"session {session_id!r} is not scored yet")
+    result = complete_score(store, record, settings)
     answer = {
         "session_id": session_id, "learner_id": state.learner_id, "org_id": state.org_id,
         "course_id": state.course_id, "risk": result.risk, "level": result.level,
