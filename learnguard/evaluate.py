@@ -131,6 +131,20 @@ def generic_baselines(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]
     return out
 
 
+def reliability(y: list[int], risk: list[float]) -> dict[str, Any]:
+    """How often sessions in each risk band were really misconduct (is risk a probability?)."""
+    bands = [(0.0, 0.2), (0.2, 0.5), (0.5, 0.8), (0.8, 1.01)]
+    table = []
+    for low, high in bands:
+        members = [(label, value) for label, value in zip(y, risk, strict=True) if low <= value < high]
+        if members:
+            table.append({"band": f"{low:.1f}–{min(high, 1.0):.1f}", "sessions": len(members),
+                          "mean_risk": round(sum(v for _, v in members) / len(members), 4),
+                          "observed_rate": round(sum(lbl for lbl, _ in members) / len(members), 4)})
+    brier = sum((value - label) ** 2 for label, value in zip(y, risk, strict=True)) / max(len(y), 1)
+    return {"bands": table, "brier": round(brier, 5)}
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     regular = [r for r in rows if not r["hard"]]
     honest = [r for r in regular if r["honest"]]
@@ -163,7 +177,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "per_learner": round(sum(honest_learners.values()) / max(len(honest_learners), 1), 5),
             "sessions_flagged": sum(r["misconduct_flagged"] for r in honest),
             "cramming_flags_on_non_crammers": cramming_fp},
-        "risk": auc_pair(y, risk),
+        "risk": {**auc_pair(y, risk), "reliability": reliability(y, risk)},
         "effective_seconds_error_honest": {
             "median_abs_s": round(statistics.median(errors), 2) if errors else None,
             "mean_abs_s": round(statistics.fmean(errors), 2) if errors else None,
@@ -200,7 +214,11 @@ def print_report(result: dict[str, Any], console: Any) -> None:
     console.print(f"honest false positives: {fp['per_session']:.3%} of {result['honest_sessions']} sessions, "
                   f"{fp['per_learner']:.3%} of learners; cramming flags on non-crammers: "
                   f"{fp['cramming_flags_on_non_crammers']} sessions")
-    console.print(f"risk: ROC-AUC {result['risk']['roc_auc']}, PR-AUC {result['risk']['pr_auc']}")
+    console.print(f"risk: ROC-AUC {result['risk']['roc_auc']}, PR-AUC {result['risk']['pr_auc']}, "
+                  f"Brier {result['risk']['reliability']['brier']}")
+    for band in result["risk"]["reliability"]["bands"]:
+        console.print(f"  risk {band['band']}: {band['sessions']} sessions, mean risk {band['mean_risk']:.3f}, "
+                      f"really misconduct {band['observed_rate']:.3f}")
     err = result["effective_seconds_error_honest"]
     console.print(f"effective_seconds vs true watched (honest sessions): median |error| {err['median_abs_s']} s, "
                   f"mean {err['mean_abs_s']} s; {err['total_effective_h']} h credited of {err['total_true_h']} h")
