@@ -161,7 +161,7 @@ def main() -> None:
             store.client.xtrim(store.keys.events(shard), maxlen=0)
         sample = sessions[:200]
         blob = ids = 0
-        for i, sid in enumerate(sample):
+        for _i, sid in enumerate(sample):
             shard = next(iter(store.accepted_counts(sid)))
             blob += store.client.memory_usage(store.keys.session(shard, sid)) or 0
             ids += store.client.memory_usage(store.keys.event_ids(shard, sid)) or 0

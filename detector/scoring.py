@@ -14,7 +14,6 @@ from detector.base import CourseInfo, Detector, Flag, SessionView
 from detector.cohort import CohortView
 from detector.flooding import ScreenFloodingDetector
 from detector.scripted import ScriptedPlaybackDetector
-from features.vector import session_features
 from features.session import (
     PlaybackRules,
     SessionState,
@@ -22,6 +21,7 @@ from features.session import (
     finalized,
     watched_media_seconds,
 )
+from features.vector import session_features
 
 MODEL_VERSION = "patterns-1"
 LEVEL_REVIEW = 0.5

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import msgspec
 
 from detector.base import Detector
-from detector.keys import STREAM_GROUP
 from detector.cohort import CohortBaseline
+from detector.keys import STREAM_GROUP
 from detector.scoring import default_detectors, evaluate_session
 from detector.store import LearnerCourse, SessionRecord, SessionSummary, Store
 from features.compact import Ev, compact

@@ -17,7 +17,6 @@ from learnguard.settings import get_settings
 from simulator.cohort import simulate_cohort
 
 
-
 def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) -> None:
     settings = get_settings()
     store = Store.open(settings)

@@ -84,7 +84,7 @@ def test_cramming_alone_never_makes_a_session_high_risk(cohorts) -> None:
 
 
 def test_scripted_sessions_keep_no_study_time(cohorts) -> None:
-    for score, truth in sessions_of(cohorts, "forged_random") + sessions_of(cohorts, "inpage_bot"):
+    for score, _truth in sessions_of(cohorts, "forged_random") + sessions_of(cohorts, "inpage_bot"):
         if "scripted_playback" in {f.pattern for f in score.flags}:
             assert score.effective_seconds == 0
 
