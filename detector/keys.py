@@ -15,6 +15,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:device:{device}           hash   session -> learner and time span, per device
+    {p}:{n}:courses:{learner}     set    courses a learner has sessions in
+    {p}:roster:{course}           set    learners with sessions in a course
+    {p}:rasch:{course}            string the course's Rasch fit (JSON, cached with a TTL)
     {p}:course:{course}           string course description (JSON)
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
@@ -71,6 +74,15 @@ class Keys:
 
     def cohort(self, shard: int, course_id: str) -> str:
         return f"{self.shard_tag(shard)}:cohort:{course_id}"
+
+    def learner_courses(self, shard: int, learner_id: str) -> str:
+        return f"{self.shard_tag(shard)}:courses:{learner_id}"
+
+    def roster(self, course_id: str) -> str:
+        return f"{self.prefix}:roster:{course_id}"
+
+    def rasch(self, course_id: str) -> str:
+        return f"{self.prefix}:rasch:{course_id}"
 
     def device(self, device_id: str) -> str:
         return f"{self.prefix}:device:{device_id}"

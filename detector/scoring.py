@@ -45,6 +45,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     ended: bool = False
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
+    quiz: dict[str, bool] = msgspec.field(default_factory=dict)
 
 
 def default_detectors() -> list[Detector]:
@@ -105,5 +106,5 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
                          events=done.applied_events, model_version=MODEL_VERSION, notes=notes,
                          first_ts=done.first_ts, last_ts=done.last_ts,
                          ended=done.counts.get("session_end", 0) > 0,
-                         devices=list(done.devices), ips=list(done.ips))
+                         devices=list(done.devices), ips=list(done.ips), quiz=dict(done.quiz))
     return score, features

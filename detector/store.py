@@ -46,6 +46,7 @@ class SessionSummary(msgspec.Struct, array_like=True):
     device: str | None
     ip: str | None
     misconduct: bool
+    quiz: dict[str, bool] = msgspec.field(default_factory=dict)
 
 
 class LearnerCourse(msgspec.Struct):
@@ -254,13 +255,36 @@ class Store:
     def load_cohort_blob(self, shard: int, course_id: str) -> bytes | None:
         return self.client.get(self.keys.cohort(shard, course_id))
 
-    def index_devices(self, summaries: dict[str, SessionSummary]) -> None:
-        """Record which sessions each device ran (idempotent: a replay rewrites the same fields)."""
+    def index_sessions(self, shard: int, summaries: dict[str, SessionSummary],
+                       pairs: set[tuple[str, str]]) -> None:
+        """Record which sessions each device ran, which courses each learner takes and who is in
+        each course (all idempotent: a replay rewrites the same members)."""
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
             if summary.device:
                 pipe.hset(self.keys.device(summary.device), session_id, _encode(summary))
+        for learner_id, course_id in pairs:
+            pipe.sadd(self.keys.learner_courses(shard, learner_id), course_id)
+            pipe.sadd(self.keys.roster(course_id), learner_id)
         pipe.execute()
+
+    def courses_of(self, learner_id: str) -> list[str]:
+        shard = shard_of(learner_id, self.shards)
+        return sorted(c.decode() for c in self.client.smembers(self.keys.learner_courses(shard, learner_id)))
+
+    def roster_learner_courses(self, course_id: str) -> list[LearnerCourse]:
+        """Every learner x course record of a course (for course-wide models such as Rasch)."""
+        learners = sorted(m.decode() for m in self.client.smembers(self.keys.roster(course_id)))
+        pipe = self.client.pipeline(transaction=False)
+        for learner_id in learners:
+            pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
+        return [_decode_lc(raw) for raw in pipe.execute() if raw]
+
+    def cached_blob(self, key: str) -> bytes | None:
+        return self.client.get(key)
+
+    def cache_blob(self, key: str, blob: bytes, ttl_s: int) -> None:
+        self.client.set(key, blob, ex=ttl_s)
 
     def context_of(self, learner_id: str, course_id: str, devices: list[str]
                    ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], Course | None]:

@@ -256,7 +256,7 @@ class Worker:
                 raw = self.store.applied_id(shard)
                 self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
-        self.store.index_devices(batch.summaries)
+        self.store.index_sessions(shard, batch.summaries, batch.changed_pairs)
         self.applied[shard] = parse_stream_id(last_id)
         if len(batch.records) > MAX_CACHED_SESSIONS:
             batch.records.clear()
@@ -314,7 +314,7 @@ class Worker:
             learner_id=state.learner_id, first_ts=score.first_ts, last_ts=score.last_ts,
             effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
             device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
-            misconduct=misconduct)
+            misconduct=misconduct, quiz=score.quiz)
         pair = (state.learner_id, state.course_id)
         learner_course = batch.learner_courses.get(pair)
         if learner_course is None:

@@ -94,6 +94,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     last_trusted_ts: float = -1.0
     max_span_without_input: float = 0.0
     cohort_learned: bool = False
+    quiz: dict[str, bool] = msgspec.field(default_factory=dict)
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
@@ -290,6 +291,11 @@ def _on_comment(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         templates[ev.text_hash] = templates.get(ev.text_hash, 0) + 1
 
 
+def _on_quiz_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.ref and ev.correct is not None and (ev.ref in state.quiz or len(state.quiz) < 256):
+        state.quiz[ev.ref] = ev.correct  # the latest answer to an item counts
+
+
 def _on_check_prompt(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     if ev.ref and len(state.open_checks) < MAX_REMEMBERED:
         state.open_checks[ev.ref] = ev.ts
@@ -313,6 +319,7 @@ _HANDLERS = {KIND_CODE[name]: handler for name, handler in {
     "page_view": _on_page_view,
     "comment": _on_comment,
     "check_prompt": _on_check_prompt,
+    "quiz_answer": _on_quiz_answer,
     "check_answer": _on_check_answer,
 }.items()}
 

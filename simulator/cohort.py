@@ -8,6 +8,7 @@ much media each session really played.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -46,6 +47,7 @@ ORGS = ["zhejiang/hdu/computing", "zhejiang/hdu/economics", "zhejiang/hdu/party-
 
 @dataclass
 class Truth:
+    items: dict[str, float] = field(default_factory=dict)
     learners: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -118,7 +120,8 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
     rng = random.Random(seed)
     course = make_course(rng, course_id)
     videos = [(v["video_id"], v["duration"]) for v in course["videos"]]
-    truth = Truth()
+    difficulty = {f"{video_id}-q{item}": rng.gauss(0.0, 1.0) for video_id, _ in videos for item in range(2)}
+    truth = Truth(items=difficulty)
     events: list[dict[str, Any]] = []
     weights = {**HONEST, **CHEATERS}
     archetypes = _sharers_in_groups([_pick(rng, weights) for _ in range(learners)])
@@ -139,7 +142,7 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
             sharer_device.setdefault(group, (f"proxy-{seed}-{group}", f"172.16.{seed % 250}.{group % 250}",
                                              rng.uniform(0, 4)))
             device, ip, shift = sharer_device[group]
-        ability = rng.uniform(0.35, 0.95)
+        ability = rng.gauss(0.6, 1.0)  # Rasch ability (logits); items have their own difficulty
         pattern = PATTERN_OF.get(archetype)
         truth.learners[learner_id] = {"archetype": archetype, "org_id": org_id, "ability": round(ability, 3),
                                       "patterns": [pattern] if pattern else []}
@@ -180,7 +183,8 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
             else:
                 comment = rng.choice(["老师讲得很清楚", "这一节的案例很有启发", "请问第三部分的材料在哪里下载？"])
                 honest_session(writer, _habits(rng, archetype), videos, progress, start, minutes,
-                               ability, comment_text=comment)
+                               lambda item, a=ability: 1 / (1 + math.exp(-(a - difficulty[item]))),
+                               comment_text=comment)
                 if pattern == "last_minute_cramming" or (
                         pattern == "account_sharing" and writer.true_watched_seconds() > 0):
                     patterns = [pattern]
@@ -199,6 +203,6 @@ def write_cohort(cohort: Cohort, out: Path) -> None:
             fh.write(json.dumps(event, ensure_ascii=False) + "\n")
     (out / "course.json").write_text(json.dumps({"course_id": cohort.course_id, **cohort.course},
                                                 ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "truth.json").write_text(json.dumps({"learners": cohort.truth.learners,
+    (out / "truth.json").write_text(json.dumps({"items": cohort.truth.items, "learners": cohort.truth.learners,
                                                 "sessions": cohort.truth.sessions},
                                                ensure_ascii=False, indent=1), encoding="utf-8")

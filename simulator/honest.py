@@ -7,6 +7,7 @@ few seconds, sometimes switches tabs, and moves on to the next video after a whi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.emit import SessionWriter
@@ -83,7 +84,7 @@ def watch_video(w: SessionWriter, habits: Habits, video_id: str, duration: float
 
 def honest_session(w: SessionWriter, habits: Habits, videos: list[tuple[str, float]],
                    progress: dict[str, float], start: float, minutes: float,
-                   ability: float, comment_text: str | None = None) -> float:
+                   answer_correct: Callable[[str], float], comment_text: str | None = None) -> float:
     """One sitting: open the course, watch videos in order from where the learner left off."""
     rng = w.rng
     at = start
@@ -101,7 +102,8 @@ def honest_session(w: SessionWriter, habits: Habits, videos: list[tuple[str, flo
         if position >= duration:
             for item in range(2):
                 at += rng.uniform(15, 90)
-                w.emit("quiz_answer", at, item_id=f"{video_id}-q{item}", correct=rng.random() < ability)
+                item_id = f"{video_id}-q{item}"
+                w.emit("quiz_answer", at, item_id=item_id, correct=rng.random() < answer_correct(item_id))
         if comment_text and rng.random() < habits.comment_share:
             w.emit("comment", at + rng.uniform(20, 120), text=comment_text)
         at += rng.uniform(5, 90)  # a person takes a while before the next video

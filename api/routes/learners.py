@@ -1,0 +1,29 @@
+"""``GET /v1/learners/{learner_id}`` (contract §4): the learner's portrait, per course."""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import APIRouter, Response
+
+from api.deps import CallerDep, SettingsDep, StoreDep
+from api.routes.sessions import flag_public
+from detector.readtime import learner_portrait
+from learnguard.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["learners"])
+
+
+@router.get("/learners/{learner_id}", summary="A learner's portrait and learning-effect assessment")
+def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+                course_id: str | None = None) -> Response:
+    caller.require("learners")
+    found = learner_portrait(store, learner_id, course_id, settings)
+    if found is None:
+        where = f" in course {course_id!r}" if course_id else ""
+        raise NotFound(f"learner {learner_id!r} has no sessions{where}")
+    org_id, courses = found
+    caller.require_org(org_id, f"learner {learner_id}")
+    for entry in courses:
+        entry["flags"] = [flag_public(flag) for flag in entry["flags"]]
+    return Response(msgspec.json.encode({"learner_id": learner_id, "org_id": org_id, "courses": courses}),
+                    media_type="application/json")
