@@ -18,6 +18,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:courses:{learner}     set    courses a learner has sessions in
     {p}:roster:{course}           set    learners with sessions in a course
     {p}:rasch:{course}            string the course's Rasch fit (JSON, cached with a TTL)
+    {p}:courses                   set    every course with sessions
+    {p}:flag:{flag_id}            string what a flag is about: session, learner, course, org, pattern
+    {p}:reviews:{flag_id}         list   every review of a flag, oldest first (never overwritten)
     {p}:course:{course}           string course description (JSON)
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
@@ -83,6 +86,15 @@ class Keys:
 
     def rasch(self, course_id: str) -> str:
         return f"{self.prefix}:rasch:{course_id}"
+
+    def all_courses(self) -> str:
+        return f"{self.prefix}:courses"
+
+    def flag(self, flag_id: str) -> str:
+        return f"{self.prefix}:flag:{flag_id}"
+
+    def reviews(self, flag_id: str) -> str:
+        return f"{self.prefix}:reviews:{flag_id}"
 
     def device(self, device_id: str) -> str:
         return f"{self.prefix}:device:{device_id}"

@@ -68,7 +68,8 @@ def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, reorder_wi
             cohort.learn_one(features)
         summary = SessionSummary(state.learner_id, score.first_ts, score.last_ts, score.effective_seconds,
                                  score.claimed_seconds, state.devices[0] if state.devices else None,
-                                 state.ips[0] if state.ips else None, misconduct, score.quiz)
+                                 state.ips[0] if state.ips else None, misconduct, score.quiz,
+                                 sorted({f.pattern for f in score.flags}), score.risk)
         pair = (state.learner_id, state.course_id)
         learner_courses.setdefault(pair, LearnerCourse(state.learner_id, state.course_id, state.org_id)) \
             .sessions[session_id] = summary

@@ -47,6 +47,28 @@ class SessionSummary(msgspec.Struct, array_like=True):
     ip: str | None
     misconduct: bool
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
+    patterns: list[str] = msgspec.field(default_factory=list)
+    risk: float = 0.0
+
+
+class FlagRef(msgspec.Struct):
+    """What a flag is about (a flag's id is a hash of its session and pattern)."""
+
+    session_id: str
+    learner_id: str
+    course_id: str
+    org_id: str
+    pattern: str
+
+
+class Review(msgspec.Struct):
+    """A supervisor's ruling on a flag; a later review supersedes, none is ever removed."""
+
+    decision: str
+    note: str
+    by_key: str
+    by_name: str
+    at: float
 
 
 class LearnerCourse(msgspec.Struct):
@@ -266,6 +288,7 @@ class Store:
         for learner_id, course_id in pairs:
             pipe.sadd(self.keys.learner_courses(shard, learner_id), course_id)
             pipe.sadd(self.keys.roster(course_id), learner_id)
+            pipe.sadd(self.keys.all_courses(), course_id)
         pipe.execute()
 
     def courses_of(self, learner_id: str) -> list[str]:
@@ -279,6 +302,45 @@ class Store:
         for learner_id in learners:
             pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
         return [_decode_lc(raw) for raw in pipe.execute() if raw]
+
+    def course_ids(self) -> list[str]:
+        return sorted(c.decode() for c in self.client.smembers(self.keys.all_courses()))
+
+    def devices_sessions(self, devices: list[str]) -> dict[str, dict[str, SessionSummary]]:
+        """Sessions of many devices in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for device in devices:
+            pipe.hgetall(self.keys.device(device))
+        return {device: {k.decode(): _decode_summary(v) for k, v in raw.items()}
+                for device, raw in zip(devices, pipe.execute(), strict=True)}
+
+    def register_flags(self, refs: dict[str, FlagRef]) -> None:
+        """Remember what each served flag is about, so it can be reviewed by id (idempotent)."""
+        if not refs:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for flag_id, ref in refs.items():
+            pipe.set(self.keys.flag(flag_id), _encode(ref))
+        pipe.execute()
+
+    def flag_ref(self, flag_id: str) -> FlagRef | None:
+        raw = self.client.get(self.keys.flag(flag_id))
+        return msgspec.msgpack.decode(raw, type=FlagRef) if raw else None
+
+    def add_review(self, flag_id: str, review: Review) -> list[Review]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.rpush(self.keys.reviews(flag_id), _encode(review))
+        pipe.lrange(self.keys.reviews(flag_id), 0, -1)
+        return [msgspec.msgpack.decode(raw, type=Review) for raw in pipe.execute()[1]]
+
+    def reviews_of(self, flag_ids: list[str]) -> dict[str, list[Review]]:
+        if not flag_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for flag_id in flag_ids:
+            pipe.lrange(self.keys.reviews(flag_id), 0, -1)
+        return {flag_id: [msgspec.msgpack.decode(raw, type=Review) for raw in raws]
+                for flag_id, raws in zip(flag_ids, pipe.execute(), strict=True) if raws}
 
     def cached_blob(self, key: str) -> bytes | None:
         return self.client.get(key)

@@ -314,7 +314,8 @@ class Worker:
             learner_id=state.learner_id, first_ts=score.first_ts, last_ts=score.last_ts,
             effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
             device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
-            misconduct=misconduct, quiz=score.quiz)
+            misconduct=misconduct, quiz=score.quiz, patterns=sorted({f.pattern for f in score.flags}),
+            risk=score.risk)
         pair = (state.learner_id, state.course_id)
         learner_course = batch.learner_courses.get(pair)
         if learner_course is None:

@@ -19,6 +19,8 @@ import msgspec
 from features.compact import KIND_CODE, Ev, kind_name
 from features.intervals import add_interval, total_length
 from features.running import RunningStat
+from features.timeline import Point
+from features.timeline import record as record_point
 
 HEARTBEAT, PAUSE, ENDED = KIND_CODE["video_heartbeat"], KIND_CODE["video_pause"], KIND_CODE["video_ended"]
 POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show
@@ -95,6 +97,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     max_span_without_input: float = 0.0
     cohort_learned: bool = False
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
+    timeline: list[Point] = msgspec.field(default_factory=list)
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
@@ -151,6 +154,7 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     _remember(state.ips, ev.ip)
     if ev.skew is not None:
         state.clock_skew.update(ev.skew)
+    record_point(state.timeline, ev)
     handler = _HANDLERS.get(ev.kind)
     if handler is not None:
         handler(state, ev, rules)

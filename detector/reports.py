@@ -1,0 +1,106 @@
+"""Supervisor reports composed when read: flagged learners and the ranking of units.
+
+Both walk the learner x course records of the courses in scope (a roster per course),
+load full scores only for sessions that can carry a flag, and attach every flag's review
+history. Cost grows with the learners in scope; fine for a university's cadres, an index
+of flagged sessions is the next step for a province.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detector.apikeys import org_covers
+from detector.base import CourseInfo, Flag
+from detector.context import cramming_of
+from detector.readtime import complete_score, cramming_rules
+from detector.store import FlagRef, LearnerCourse, Review, Store, shard_of
+from features.course import Course, course_info
+from learnguard.settings import Settings
+
+MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
+
+
+@dataclass
+class ReportFlag:
+    session_id: str
+    flag: Flag
+    reviews: list[Review]
+
+    @property
+    def status(self) -> str:
+        return self.reviews[-1].decision if self.reviews else "open"
+
+
+@dataclass
+class LearnerCourseReport:
+    learner_id: str
+    org_id: str
+    course_id: str
+    flags: list[ReportFlag] = field(default_factory=list)
+    effective_seconds: float = 0.0
+    sessions: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+
+    @property
+    def risk(self) -> float:
+        return max((f.flag.confidence for f in self.flags if f.flag.misconduct), default=0.0)
+
+    @property
+    def patterns(self) -> list[str]:
+        return sorted({f.flag.pattern for f in self.flags})
+
+
+def _candidates(learner_course: LearnerCourse, info: CourseInfo, settings: Settings,
+                shared_devices: set[str]) -> list[str]:
+    """Sessions that may carry a flag: a session-level one, cramming, or a shared device."""
+    rules = cramming_rules(settings)
+    cramming = False
+    if info.deadline is not None:
+        result = cramming_of(learner_course, info.deadline, info.opens_at, rules)
+        cramming = result.share_in_window >= rules.min_share and result.window_hours_studied >= rules.min_hours
+    return [sid for sid, s in learner_course.sessions.items()
+            if s.patterns or cramming or s.device in shared_devices
+            or (len(learner_course.sessions) > 1 and _overlaps_elsewhere(sid, learner_course))]
+
+
+def _overlaps_elsewhere(session_id: str, learner_course: LearnerCourse) -> bool:
+    me = learner_course.sessions[session_id]
+    return any(other.device != me.device and min(me.last_ts, other.last_ts) > max(me.first_ts, other.first_ts)
+               for sid, other in learner_course.sessions.items() if sid != session_id)
+
+
+def learner_course_reports(store: Store, settings: Settings, caller_org: str | None, org_filter: str | None,
+                           course_id: str | None) -> list[LearnerCourseReport]:
+    """Every learner x course in scope, with its flags (complete, reviewed) attached."""
+    reports: list[LearnerCourseReport] = []
+    for cid in ([course_id] if course_id else store.course_ids()):
+        course: Course | None = store.get_course(cid)
+        info = course_info(course, settings.default_max_rate)
+        in_scope = [lc for lc in store.roster_learner_courses(cid)
+                    if org_covers(caller_org, lc.org_id) and (org_filter is None or org_covers(org_filter, lc.org_id))]
+        devices = sorted({s.device for lc in in_scope for s in lc.sessions.values() if s.device})
+        shared = {device for device, sessions in store.devices_sessions(devices).items()
+                  if len({s.learner_id for s in sessions.values()}) > 1}
+        for lc in in_scope:
+            report = LearnerCourseReport(lc.learner_id, lc.org_id, cid, sessions=len(lc.sessions),
+                                         effective_seconds=sum(s.effective_seconds for s in lc.sessions.values()
+                                                               if not s.misconduct),
+                                         first_ts=min((s.first_ts for s in lc.sessions.values()), default=0.0),
+                                         last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0))
+            candidates = _candidates(lc, info, settings, shared)
+            records = store.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
+            found: list[tuple[str, Flag]] = []
+            for sid, record in sorted(records.items()):
+                if record.score is not None:
+                    score = complete_score(store, record, settings)
+                    found += [(sid, flag) for flag in score.flags]
+                    if any(f.pattern == "account_sharing" for f in score.flags):
+                        report.effective_seconds -= lc.sessions[sid].effective_seconds
+            reviews = store.reviews_of([flag.flag_id for _, flag in found])
+            store.register_flags({flag.flag_id: FlagRef(sid, lc.learner_id, cid, lc.org_id, flag.pattern)
+                                  for sid, flag in found})
+            report.flags = [ReportFlag(sid, flag, reviews.get(flag.flag_id, [])) for sid, flag in found]
+            reports.append(report)
+    return reports
