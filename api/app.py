@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import courses, dashboard, events, learners, ops, reports, sessions
+from api.routes import courses, dashboard, events, learners, models, ops, reports, sessions
 from detector.store import Store
 from detector.worker import Worker
 from learnguard import __version__
@@ -49,6 +49,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
                   description="Learning-integrity service: is the study time real?")
     install_error_handlers(app)
     for router in (events.router, courses.router, sessions.router, learners.router, reports.router,
-                   ops.router, dashboard.router):
+                   models.router, ops.router, dashboard.router):
         app.include_router(router)
     return app

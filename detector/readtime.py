@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import msgspec
 
+from detector.base import Flag, Reason, flag_id_for
 from detector.context import CrammingRules, with_context
-from detector.scoring import SessionScore
+from detector.scoring import SessionScore, fuse, level_of
 from detector.store import SessionRecord, SessionSummary, Store, shard_of
 from features.course import course_info
-from features.session import PlaybackRules, finalized
+from features.session import PlaybackRules, SessionState, finalized
+from features.vector import session_features
 from learnguard.settings import Settings
 from models.assessment import assess, course_responses
+from models.batch import matrix
 from models.irt import RaschFit, fit_rasch
+from models.registry import Registry
 
 
 def cramming_rules(settings: Settings) -> CrammingRules:
@@ -20,8 +24,41 @@ def cramming_rules(settings: Settings) -> CrammingRules:
                          min_hours=settings.cramming_min_hours)
 
 
+_REGISTRIES: dict[int, Registry] = {}
+
+
+def registry_of(store: Store) -> Registry:
+    """One registry (and so one cached active model) per store client."""
+    key = id(store.client)
+    if key not in _REGISTRIES:
+        _REGISTRIES[key] = Registry(store.client, store.keys)
+    return _REGISTRIES[key]
+
+
+def model_flag(state: SessionState, score: SessionScore, registry: Registry) -> tuple[list[Flag], dict | None]:
+    """The active model's view of a session: a flag when it finds it unusual, and a trace."""
+    model, envelope = registry.active()
+    if model is None or envelope is None:
+        return [], None
+    X = matrix([session_features(state)])
+    confidence = float(model.predict_proba(X)[0])
+    percentile = float(model.percentile(X)[0])
+    trace = {"version": envelope.version, "kind": envelope.kind, "percentile": round(percentile, 4),
+             "confidence": round(confidence, 4)}
+    if confidence <= 0:
+        return [], trace
+    what = ("learned from supervisors' rulings" if envelope.kind == "semi"
+            else "unsupervised: asks for review, never accuses alone")
+    reason = Reason("model_unusual_session",
+                    f"model {envelope.version} ({envelope.kind}, {what}) finds this session more unusual than "
+                    f"{percentile:.1%} of the {envelope.training.get('sessions', '?')} sessions it was trained on; "
+                    f"confidence {confidence:.2f}", round(percentile, 4), 0.99)
+    return [Flag(flag_id=flag_id_for(state.session_id, "anomalous_session"), pattern="anomalous_session",
+                 confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts)], trace
+
+
 def complete_score(store: Store, record: SessionRecord, settings: Settings) -> SessionScore:
-    """Add cramming, account sharing and schedule evidence to the stored session score."""
+    """Add cramming, account sharing, schedule and model evidence to the stored session score."""
     state, score = record.state, record.score
     assert score is not None
     learner_course, device_sessions, course = store.context_of(state.learner_id, state.course_id,
@@ -31,8 +68,20 @@ def complete_score(store: Store, record: SessionRecord, settings: Settings) -> S
         effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
         device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
         misconduct=False)
-    return with_context(state.session_id, score, summary, learner_course, device_sessions,
-                        course_info(course, settings.default_max_rate), cramming_rules(settings))
+    info = course_info(course, settings.default_max_rate)
+    result = with_context(state.session_id, score, summary, learner_course, device_sessions, info,
+                          cramming_rules(settings))
+    registry = registry_of(store)
+    if registry.active()[0] is None:  # pointer re-read at most every 2 s: no round trip per score
+        return result
+    done = finalized(state, PlaybackRules(max_rate=info.max_rate, reorder_window_s=settings.reorder_window_s))
+    flags, trace = model_flag(done, result, registry)
+    if trace is None:
+        return result
+    merged = result.flags + flags
+    risk = fuse(merged)
+    return msgspec.structs.replace(result, flags=merged, risk=risk, level=level_of(risk),
+                                   model_version=f"{result.model_version}+{trace['version']}", model=trace)
 
 
 RASCH_TTL_S = 300

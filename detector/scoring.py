@@ -46,6 +46,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
+    model: dict | None = None
 
 
 def default_detectors() -> list[Detector]:

@@ -143,5 +143,96 @@ def demo(learners: Annotated[int, typer.Option(help="learners in the simulated c
     run_demo(learners=learners, seed=seed, port=port, stay=stay, console=console)
 
 
+export_app = typer.Typer(help="Exports for analysts.")
+models_app = typer.Typer(help="The model registry: train, list, promote, roll back.")
+app.add_typer(export_app, name="export")
+app.add_typer(models_app, name="models")
+
+
+def _time_option(value: str | None) -> float | None:
+    if not value:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@export_app.command("features")
+def export_features_command(out: Annotated[Path, typer.Option(help="output directory")] = Path("export"),
+                            since: Annotated[str, typer.Option(help="RFC 3339 start (event time)")] = "",
+                            until: Annotated[str, typer.Option(help="RFC 3339 end (event time)")] = "") -> None:
+    """Write session and learner x course feature tables (with flags and rulings) as Parquet by day."""
+    from detector.store import Store
+    from models.dataset import export_features, session_rows
+
+    settings = get_settings()
+    rows = session_rows(Store.open(settings), settings, _time_option(since), _time_option(until))
+    counts = export_features(rows, out)
+    console.print(f"{counts['sessions']} sessions and {counts['learner_courses']} learner × course rows → {out}/")
+
+
+def _registry():
+    from detector.store import Store
+    from models.registry import Registry
+
+    store = Store.open(get_settings())
+    return Registry(store.client, store.keys)
+
+
+@models_app.command("train")
+def models_train(export: Annotated[Path, typer.Option(help="an export directory")] = Path("export"),
+                 kind: Annotated[str, typer.Option(help="iforest | ecod | hbos | ensemble | semi")] = "ensemble",
+                 by: Annotated[str, typer.Option(help="who trains it")] = "cli") -> None:
+    """Train on an export, evaluate on the later 20 %, and register (not promote) the model."""
+    from models.dataset import load_sessions
+    from models.training import train
+
+    model, training, metrics = train(load_sessions(export), kind)
+    envelope = _registry().register(model, training, metrics, by)
+    console.print(f"registered {envelope.version} ({kind}): {metrics}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Model versions, the active one marked."""
+    registry = _registry()
+    active = registry.active_version()
+    table = Table("version", "kind", "created", "by", "training sessions", "held-out metrics", "active")
+    from datetime import UTC, datetime
+
+    for envelope in registry.list():
+        table.add_row(envelope.version, envelope.kind,
+                      datetime.fromtimestamp(envelope.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
+                      envelope.created_by, str(envelope.training.get("sessions")), str(envelope.metrics),
+                      "●" if envelope.version == active else "")
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(version: str, by: Annotated[str, typer.Option(help="who promotes it")] = "cli") -> None:
+    """Make a version live (workers and the API pick it up within seconds)."""
+    from learnguard.errors import LearnGuardError
+
+    try:
+        envelope = _registry().promote(version, by)
+    except LearnGuardError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{envelope.version} ({envelope.kind}) is active")
+
+
+@models_app.command("rollback")
+def models_rollback(by: Annotated[str, typer.Option(help="who rolls back")] = "cli") -> None:
+    """Make the previously active version active again."""
+    from learnguard.errors import LearnGuardError
+
+    try:
+        previous = _registry().rollback(by)
+    except LearnGuardError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"active: {previous or 'none (patterns only)'}")
+
+
 if __name__ == "__main__":
     app()
