@@ -12,9 +12,10 @@ from __future__ import annotations
 import pickle
 
 import msgspec
-from river import stats
+from river import anomaly, compose, preprocessing, stats
 
 MIN_COHORT = 30
+MIN_ONLINE = 50
 
 # feature -> (quantile, which sessions teach it)
 TRACKED: dict[str, float] = {
@@ -46,6 +47,10 @@ class CohortView(msgspec.Struct, frozen=True):
         return self.quantiles.get(feature)
 
 
+def _numeric(features: dict[str, float]) -> dict[str, float]:
+    return {name: float(value) for name, value in features.items()}
+
+
 class CohortBaseline:
     """river quantiles per tracked feature; ``learn_one`` takes a session's features.
 
@@ -61,8 +66,29 @@ class CohortBaseline:
         self.sessions = 0
         self.quantiles = {name: stats.Quantile(q) for name, q in TRACKED.items()}
         self.counts = dict.fromkeys(TRACKED, 0)
+        self.online = compose.Pipeline(preprocessing.MinMaxScaler(),
+                                       anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=100, seed=7))
+        self.online_levels = {q: stats.Quantile(q) for q in (0.5, 0.9, 0.99)}
+
+    def score_one(self, features: dict[str, float]) -> dict[str, float | int | str]:
+        """The online model's view of a session against this cohort (higher = more unusual)."""
+        score = float(self.online.score_one(_numeric(features)))
+        levels = {q: float(t.get() or 0.0) for q, t in self.online_levels.items()}
+        above = max((q for q, level in levels.items() if score > level and self.sessions), default=0.0)
+        trace: dict[str, float | int | str] = {"model": "river HalfSpaceTrees", "score": round(score, 4),
+                                               "cohort_sessions": self.sessions,
+                                               "above_cohort_percentile": round(above * 100)}
+        if self.sessions < MIN_ONLINE:
+            trace["note"] = (f"cold start: the course's online model has learned {self.sessions} sessions "
+                             f"(needs {MIN_ONLINE}); the pattern detectors decide")
+        return trace
 
     def learn_one(self, features: dict[str, float]) -> None:
+        numeric = _numeric(features)
+        score = float(self.online.score_one(numeric))
+        for tracker in self.online_levels.values():
+            tracker.update(score)
+        self.online.learn_one(numeric)
         self.sessions += 1
         for name, quantile in self.quantiles.items():
             needed = NEEDS.get(name)

@@ -63,6 +63,7 @@ def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, reorder_wi
         state = SessionState(session_id, first.learner_id, first.org_id, first.course_id)
         add_events(state, [compact(e) for e in by_session[session_id]], rules)
         score, features = evaluate_session(state, course, detectors, reorder_window_s, cohort.view())
+        score.online = cohort.score_one(features)
         misconduct = any(flag.misconduct for flag in score.flags)
         if score.ended and not misconduct:
             cohort.learn_one(features)

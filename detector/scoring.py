@@ -47,6 +47,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     ips: list[str] = msgspec.field(default_factory=list)
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
     model: dict | None = None
+    online: dict | None = None
 
 
 def default_detectors() -> list[Detector]:

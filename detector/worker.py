@@ -303,6 +303,7 @@ class Worker:
         cohort = self._cohort(shard, state.course_id)
         score, features = evaluate_session(state, info, self.detectors, self.settings.reorder_window_s,
                                            cohort.view())
+        score.online = cohort.score_one(features)
         record.score = score
         misconduct = any(flag.misconduct for flag in score.flags)
         if score.ended and not state.cohort_learned:

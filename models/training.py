@@ -64,3 +64,21 @@ def train(sessions: pd.DataFrame, kind: str = "ensemble", holdout: float = 0.2, 
                 "until": float(fit_part["last_ts"].max()),
                 "labels": int((~np.isnan(_labels(fit_part))).sum()), "holdout": holdout}
     return model, training, evaluate_model(model, held_out)
+
+
+def compare_and_promote(registry, sessions: pd.DataFrame, kind: str = "ensemble", by: str = "notebook",
+                        holdout: float = 0.2) -> dict[str, Any]:
+    """Train a candidate, compare it with the active model on the same held-out sessions,
+    register it, and promote it when it is at least as good (or nothing is active)."""
+    model, training, metrics = train(sessions, kind, holdout)
+    _, held_out = split_by_time(sessions, holdout)
+    active, envelope = registry.active()
+    active_metrics = evaluate_model(active, held_out) if active is not None else None
+    registered = registry.register(model, training, metrics, by)
+    better = active_metrics is None or metrics.get("roc_auc", 0) >= active_metrics.get("roc_auc", 0)
+    if better:
+        registry.promote(registered.version, by)
+        registry.refresh()
+    return {"candidate": registered.version, "candidate_metrics": metrics,
+            "active": envelope.version if envelope else None, "active_metrics": active_metrics,
+            "promoted": better}

@@ -87,7 +87,7 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
         "claimed_seconds": result.claimed_seconds, "effective_seconds": result.effective_seconds,
         "events": result.events, "model_version": result.model_version,
         "scored_at": rfc3339(time.time()), "notes": result.notes,
-        "model": result.model,
+        "model": result.model, "online": result.online,
     }
     metrics.SCORE_LATENCY.observe(time.perf_counter() - started)
     return Response(msgspec.json.encode(answer), media_type="application/json")
