@@ -145,6 +145,72 @@ def reliability(y: list[int], risk: list[float]) -> dict[str, Any]:
     return {"bands": table, "brier": round(brier, 5)}
 
 
+def _precision(flagged: np.ndarray, truth: np.ndarray) -> float | None:
+    return round(float(truth[flagged].mean()), 4) if flagged.any() else None
+
+
+def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20, 50, 100)) -> dict[str, Any]:
+    """Patterns only vs models only vs fused, and the label loop: precision after N rulings.
+
+    Train on the first half of the sessions in time (per seed order), judge on the rest.
+    Unsupervised: the IForest+HBOS ensemble trained on sessions no pattern flagged.
+    Label loop: supervisors rule on the first N sessions of the training half's review
+    queue (model-only flags first, then pattern flags by risk; the truth decides:
+    confirmed if it was misconduct), a semi-supervised model learns from those rulings,
+    and its flags (probability ≥ 0.5) are judged on the later half.
+    """
+    from models.batch import SessionModel, matrix
+
+    usable = [r for r in rows if not r["hard"] and (r["honest"] or set(r["truth"]) & MISCONDUCT)]
+    usable.sort(key=lambda r: (r["seed"], r["first_ts"]))
+    half = len(usable) // 2
+    train_rows, test_rows = usable[:half], usable[half:]
+    truth = np.array([bool(set(r["truth"]) & MISCONDUCT) for r in test_rows])
+    X_train = matrix([r["features"] for r in train_rows])
+    X_test = matrix([r["features"] for r in test_rows])
+    clean = np.array([not r["misconduct_flagged"] for r in train_rows])
+    unsupervised = SessionModel("ensemble").fit(X_train[clean])
+    model_conf = unsupervised.predict_proba(X_test)
+    risk = np.array([r["risk"] for r in test_rows])
+    fused = 1 - (1 - risk) * (1 - model_conf)
+    y = truth.astype(int).tolist()
+    out: dict[str, Any] = {
+        "train_sessions": len(train_rows), "test_sessions": len(test_rows),
+        "patterns_only": {**auc_pair(y, risk.tolist()), "precision_at_review": _precision(risk >= 0.5, truth)},
+        "models_only": {**auc_pair(y, unsupervised.decision_function(X_test).tolist()),
+                        "precision_of_model_flags": _precision(model_conf > 0, truth),
+                        "model_flags": int((model_conf > 0).sum())},
+        "fused": {**auc_pair(y, fused.tolist()), "precision_at_review": _precision(fused >= 0.5, truth)},
+        "label_loop": [],
+    }
+    train_truth = np.array([bool(set(r["truth"]) & MISCONDUCT) for r in train_rows])
+    # the review queue: what only a model raised comes first (that is where rulings teach),
+    # then the pattern flags, riskiest first
+    train_risk = np.array([r["risk"] for r in train_rows])
+    train_model = unsupervised.predict_proba(X_train)
+    queue = np.argsort(-(np.where(train_risk < 0.5, train_model, 0.0) * 10 + train_risk))
+    for n in reviews:
+        rulings = np.full(len(train_rows), np.nan)
+        rulings[queue[:n]] = train_truth[queue[:n]]
+        entry: dict[str, Any] = {"reviews": n, "confirmed": int(np.nansum(rulings))}
+        y_semi, weights = SessionModel.semi_labels(rulings, train_risk >= 0.5)
+        try:
+            semi = SessionModel("semi").fit(X_train, y_semi, weights)
+        except ValueError as exc:
+            entry["note"] = str(exc)
+            out["label_loop"].append(entry)
+            continue
+        proba = semi.predict_proba(X_test)
+        fused_after = 1 - (1 - risk) * (1 - proba)
+        entry.update({"model_flags": int((proba >= 0.5).sum()),
+                      "precision_of_model_flags": _precision(proba >= 0.5, truth),
+                      "recall_of_model_flags": round(float((proba >= 0.5)[truth].mean()), 4) if truth.any() else None,
+                      "fused_precision_at_review": _precision(fused_after >= 0.5, truth),
+                      **{f"model_{k}": v for k, v in auc_pair(y, proba.tolist()).items()}})
+        out["label_loop"].append(entry)
+    return out
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     regular = [r for r in rows if not r["hard"]]
     honest = [r for r in regular if r["honest"]]
@@ -191,6 +257,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                        "recall": round(sum(r["misconduct_flagged"] for r in hard) / max(len(hard), 1), 4),
                        **auc_pair(hard_y, hard_scores)},
         "baselines": generic_baselines(rows),
+        "models": models_and_labels(rows),
     }
 
 
@@ -234,6 +301,17 @@ def print_report(result: dict[str, Any], console: Any) -> None:
         arch.add_row(f"{name} ({kind})", str(e["sessions"]), str(e["with_pattern"]), str(e["caught"]),
                      str(e["with_pattern"] - e["caught"]), str(e["misconduct_flagged"]))
     console.print(arch)
+    m = result["models"]
+    console.print(f"patterns only: ROC-AUC {m['patterns_only']['roc_auc']}, precision at review "
+                  f"{m['patterns_only']['precision_at_review']}; models only (unsupervised ensemble): ROC-AUC "
+                  f"{m['models_only']['roc_auc']}, {m['models_only']['model_flags']} model flags with precision "
+                  f"{m['models_only']['precision_of_model_flags']}; fused: ROC-AUC {m['fused']['roc_auc']}, "
+                  f"precision at review {m['fused']['precision_at_review']} (on the later {m['test_sessions']} sessions)")
+    for entry in m["label_loop"]:
+        console.print(f"  after {entry['reviews']} rulings ({entry['confirmed']} confirmed): "
+                      + (entry.get("note") or f"semi-supervised model flags {entry['model_flags']} sessions, precision "
+                         f"{entry['precision_of_model_flags']}, recall {entry['recall_of_model_flags']}, ROC-AUC "
+                         f"{entry['model_roc_auc']}; fused precision at review {entry['fused_precision_at_review']}"))
     base = Table("detector (same session features)", "ROC-AUC", "PR-AUC", title="ours vs generic anomaly detectors")
     for name, value in result["baselines"].items():
         base.add_row(name, str(value["roc_auc"]), str(value["pr_auc"]))

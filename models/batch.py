@@ -67,7 +67,8 @@ class SessionModel:
         self.feature_names = FEATURE_NAMES
 
     # -- fitting ----------------------------------------------------------------------
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> SessionModel:
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> SessionModel:
         parts = ["iforest", "hbos"] if self.kind in ("ensemble", "semi") else [self.kind]
         self.detectors_ = [_detector(kind, self.seed).fit(X) for kind in parts]
         self.train_scores_ = [np.sort(d.decision_scores_) for d in self.detectors_]
@@ -85,10 +86,22 @@ class SessionModel:
             from sklearn.ensemble import HistGradientBoostingClassifier
 
             features = np.column_stack([X[known], unsupervised[known]])
+            weights = sample_weight[known] if sample_weight is not None else None
             self.classifier_ = HistGradientBoostingClassifier(max_iter=100, random_state=self.seed)
-            self.classifier_.fit(features, y[known].astype(int))
+            self.classifier_.fit(features, y[known].astype(int), sample_weight=weights)
             self.labels_used_ = int(known.sum())
         return self
+
+    @staticmethod
+    def semi_labels(rulings: np.ndarray, pattern_flagged: np.ndarray, presumed_weight: float = 0.2
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and weights for the semi-supervised fit: rulings count fully; sessions no
+        pattern flagged and nobody ruled on count as honest with a small weight (most
+        sessions are), so rulings drawn from a review queue do not skew the base rate;
+        flagged sessions without a ruling are left out."""
+        y = np.where(np.isnan(rulings), np.where(pattern_flagged, np.nan, 0.0), rulings)
+        weights = np.where(np.isnan(rulings), presumed_weight, 1.0)
+        return y, weights
 
     def _unsupervised(self, X: np.ndarray) -> np.ndarray:
         """Each detector's score as its training percentile, averaged (0–1)."""

@@ -59,7 +59,11 @@ def train(sessions: pd.DataFrame, kind: str = "ensemble", holdout: float = 0.2, 
     fit_part, held_out = split_by_time(sessions, holdout)
     clean = fit_part if kind == "semi" else fit_part[~fit_part["misconduct_flagged"].astype(bool)]
     model = SessionModel(kind, seed=seed)
-    model.fit(matrix(clean.to_dict("records")), _labels(clean) if kind == "semi" else None)
+    if kind == "semi":
+        y, weights = SessionModel.semi_labels(_labels(clean), clean["misconduct_flagged"].astype(bool).to_numpy())
+        model.fit(matrix(clean.to_dict("records")), y, weights)
+    else:
+        model.fit(matrix(clean.to_dict("records")))
     training = {"sessions": int(len(clean)), "from": float(fit_part["first_ts"].min()),
                 "until": float(fit_part["last_ts"].max()),
                 "labels": int((~np.isnan(_labels(fit_part))).sum()), "holdout": holdout}
