@@ -18,8 +18,8 @@ from detector.context import CrammingRules, with_context
 from detector.scoring import SessionScore, default_detectors, evaluate_session
 from detector.store import LearnerCourse, SessionSummary
 from features.compact import compact
-from features.events import Event
 from features.course import Course
+from features.events import Event
 from features.session import PlaybackRules, SessionState, add_events, finalized
 from models.assessment import assess, course_responses
 from models.irt import RaschFit, fit_rasch

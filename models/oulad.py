@@ -76,7 +76,7 @@ def early_mastery_predicts_result(tables: dict[str, pd.DataFrame]) -> dict[str, 
     rank = subs.groupby(["code_module", "code_presentation"])["date"].rank(method="dense")
     early = subs[rank <= EARLY_ASSESSMENTS]
     abilities, raw_means, outcomes = [], [], []
-    for (module, presentation), group in early.groupby(["code_module", "code_presentation"]):
+    for _, group in early.groupby(["code_module", "code_presentation"]):
         responses = [(str(row.id_student), f"{row.id_assessment}>={step}", float(row.score >= step), 1.0)
                      for row in group.itertuples() for step in SCORE_STEPS]
         fit = fit_rasch(responses)
