@@ -154,8 +154,13 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     _remember(state.ips, ev.ip)
     if ev.skew is not None:
         state.clock_skew.update(ev.skew)
-    record_point(state.timeline, ev)
     handler = _HANDLERS.get(ev.kind)
+    video_index = None
+    if ev.video is not None:
+        if ev.video not in state.videos:
+            state.videos[ev.video] = Track()
+        video_index = list(state.videos).index(ev.video)
+    record_point(state.timeline, ev, video_index)
     if handler is not None:
         handler(state, ev, rules)
 
