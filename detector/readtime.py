@@ -47,14 +47,16 @@ def model_flag(state: SessionState, score: SessionScore, registry: Registry) -> 
              "confidence": round(confidence, 4)}
     if confidence <= 0:
         return [], trace
-    what = ("learned from supervisors' rulings" if envelope.kind == "semi"
-            else "unsupervised: asks for review, never accuses alone")
+    learned = envelope.kind == "semi"
+    what = ("learned from supervisors' rulings" if learned
+            else "unsupervised: points an analyst at the session, accuses no one")
     reason = Reason("model_unusual_session",
                     f"model {envelope.version} ({envelope.kind}, {what}) finds this session more unusual than "
                     f"{percentile:.1%} of the {envelope.training.get('sessions', '?')} sessions it was trained on; "
                     f"confidence {confidence:.2f}", round(percentile, 4), 0.99)
     return [Flag(flag_id=flag_id_for(state.session_id, "anomalous_session"), pattern="anomalous_session",
-                 confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts)], trace
+                 confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts,
+                 misconduct=learned)], trace
 
 
 def complete_score(store: Store, record: SessionRecord, settings: Settings) -> SessionScore:

@@ -56,12 +56,15 @@ def default_detectors() -> list[Detector]:
 
 
 def fuse(flags: list[Flag]) -> float:
-    """Noisy-OR of confidences; non-misconduct flags count at most ``NON_MISCONDUCT_CAP``."""
+    """Noisy-OR of the misconduct flags' confidences, combined with the strongest
+    non-misconduct flag (cramming, an unsupervised model) capped at ``NON_MISCONDUCT_CAP``:
+    however many of those a session has, together they stay below ``review``."""
     keep = 1.0
     for flag in flags:
-        confidence = flag.confidence if flag.misconduct else min(flag.confidence, NON_MISCONDUCT_CAP)
-        keep *= 1.0 - confidence
-    return round(1.0 - keep, 4)
+        if flag.misconduct:
+            keep *= 1.0 - flag.confidence
+    other = max((min(flag.confidence, NON_MISCONDUCT_CAP) for flag in flags if not flag.misconduct), default=0.0)
+    return round(1.0 - keep * (1.0 - other), 4)
 
 
 def level_of(risk: float) -> str:

@@ -145,6 +145,14 @@ def reliability(y: list[int], risk: list[float]) -> dict[str, Any]:
     return {"bands": table, "brier": round(brier, 5)}
 
 
+def _fuse_with_model(risk: np.ndarray, model_conf: np.ndarray, misconduct: bool) -> np.ndarray:
+    """The service's fusion: a misconduct model joins the noisy-OR; an unsupervised one only
+    raises sessions below ``review`` up to its capped confidence."""
+    if misconduct:
+        return 1 - (1 - risk) * (1 - model_conf)
+    return np.where(risk >= 0.5, risk, np.maximum(risk, model_conf))
+
+
 def _precision(flagged: np.ndarray, truth: np.ndarray) -> float | None:
     return round(float(truth[flagged].mean()), 4) if flagged.any() else None
 
@@ -172,7 +180,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
     unsupervised = SessionModel("ensemble").fit(X_train[clean])
     model_conf = unsupervised.predict_proba(X_test)
     risk = np.array([r["risk"] for r in test_rows])
-    fused = 1 - (1 - risk) * (1 - model_conf)
+    fused = _fuse_with_model(risk, model_conf, misconduct=False)
     y = truth.astype(int).tolist()
     out: dict[str, Any] = {
         "train_sessions": len(train_rows), "test_sessions": len(test_rows),
@@ -201,7 +209,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
             out["label_loop"].append(entry)
             continue
         proba = semi.predict_proba(X_test)
-        fused_after = 1 - (1 - risk) * (1 - proba)
+        fused_after = _fuse_with_model(risk, proba, misconduct=True)
         entry.update({"model_flags": int((proba >= 0.5).sum()),
                       "precision_of_model_flags": _precision(proba >= 0.5, truth),
                       "recall_of_model_flags": round(float((proba >= 0.5)[truth].mean()), 4) if truth.any() else None,
