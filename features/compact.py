@@ -73,7 +73,7 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
 
 def compact(event: Event) -> Ev:
     """Reduce a validated contract event to its compact form."""
-    kind = type(event).__struct_config__.tag  # type: ignore[attr-defined]
+    kind = str(type(event).__struct_config__.tag)
     ts = epoch_seconds(event.ts)
     ev = Ev(ts=ts, order=order_key(event.event_id), kind=KIND_CODE[kind],
             device=event.device_id, ip=event.ip)

@@ -12,9 +12,9 @@ UNBROKEN_GAP_S = 5.0  # credited playback separated by less than this is one sit
 def longest_unbroken_seconds(state: SessionState) -> float:
     """Longest chain of credited wall-clock playback with no break of ``UNBROKEN_GAP_S``."""
     longest = 0.0
-    run_start = run_end = None
+    run_start = run_end = -1.0
     for low, high in state.credited_wall:
-        if run_end is not None and low - run_end <= UNBROKEN_GAP_S:
+        if run_end >= 0 and low - run_end <= UNBROKEN_GAP_S:
             run_end = max(run_end, high)
         else:
             run_start, run_end = low, high
