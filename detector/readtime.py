@@ -24,15 +24,13 @@ def cramming_rules(settings: Settings) -> CrammingRules:
                          min_hours=settings.cramming_min_hours)
 
 
-_REGISTRIES: dict[int, Registry] = {}
-
-
 def registry_of(store: Store) -> Registry:
-    """One registry (and so one cached active model) per store client."""
-    key = id(store.client)
-    if key not in _REGISTRIES:
-        _REGISTRIES[key] = Registry(store.client, store.keys)
-    return _REGISTRIES[key]
+    """One registry (and so one cached active model) per store object."""
+    registry = getattr(store, "_registry", None)
+    if registry is None:
+        registry = Registry(store.client, store.keys)
+        store._registry = registry  # type: ignore[attr-defined]
+    return registry
 
 
 def model_flag(state: SessionState, score: SessionScore, registry: Registry) -> tuple[list[Flag], dict | None]:
