@@ -367,15 +367,23 @@ class Store:
         raw = self.client.hgetall(self.keys.device(device_id))
         return {k.decode(): _decode_summary(v) for k, v in raw.items()}
 
-    def trim(self, shard: int, retention_ms: int) -> None:
-        """Drop stream entries that are applied and older than the retention window."""
+    def trim_cutoff(self, shard: int, retention_ms: int) -> int:
+        """Stream ids (ms) below this are applied and older than the retention window."""
         applied = self.applied_id(shard)
         if applied is None:
-            return
-        applied_ms = int(applied.split(b"-")[0])
-        cutoff = min(applied_ms, int(time.time() * 1000) - retention_ms)
-        if cutoff > 0:
-            self.client.xtrim(self.keys.events(shard), minid=cutoff, approximate=True)
+            return 0
+        return max(0, min(int(applied.split(b"-")[0]), int(time.time() * 1000) - retention_ms))
+
+    def entries_before(self, shard: int, cutoff_ms: int, count: int = 5000) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """The oldest stream entries with ids below ``cutoff_ms`` (one page)."""
+        if cutoff_ms <= 0:
+            return []
+        return self.client.xrange(self.keys.events(shard), min="-", max=f"({cutoff_ms}-0", count=count)
+
+    def trim_through(self, shard: int, last_id: bytes) -> None:
+        """Drop stream entries up to and including ``last_id`` (exactly: nothing unarchived goes)."""
+        ms, _, seq = last_id.partition(b"-")
+        self.client.xtrim(self.keys.events(shard), minid=f"{int(ms)}-{int(seq or 0) + 1}", approximate=False)
 
     def heartbeat(self, worker_id: str, lease_ms: int) -> int:
         """Record a live worker; returns how many workers were alive within three leases."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from detector.base import Detector
+from detector.archive import write_entries
 from detector.cohort import CohortBaseline
 from detector.keys import STREAM_GROUP
 from detector.scoring import default_detectors, evaluate_session
@@ -147,9 +148,9 @@ class Worker:
             for shard in list(self.owned):
                 self._claim_idle(shard, self.settings.reclaim_idle_ms)
             self.last_reclaim = now
-        if now - self.last_trim > 60:
+        if now - self.last_trim > self.settings.trim_interval_s:
             for shard in list(self.owned):
-                self.store.trim(shard, self.settings.stream_retention_ms)
+                self.archive_and_trim(shard)
             self.last_trim = now
         if not self.owned:
             time.sleep(self.settings.worker_block_ms / 1000)
@@ -158,6 +159,18 @@ class Worker:
         for shard, entries in self._read().items():
             done += self._process(shard, entries)
         return done
+
+    def archive_and_trim(self, shard: int) -> int:
+        """Archive applied entries past the retention window to Parquet, then trim them."""
+        cutoff = self.store.trim_cutoff(shard, self.settings.stream_retention_ms)
+        archived = 0
+        while True:
+            entries = self.store.entries_before(shard, cutoff)
+            if not entries:
+                return archived
+            if self.settings.archive:
+                archived += write_entries(self.settings.archive_path, shard, entries)
+            self.store.trim_through(shard, entries[-1][0])
 
     def _read(self) -> dict[int, list[tuple[bytes, dict[bytes, bytes]]]]:
         client, keys, batch = self.store.client, self.store.keys, self.settings.worker_batch

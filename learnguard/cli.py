@@ -234,5 +234,35 @@ def models_rollback(by: Annotated[str, typer.Option(help="who rolls back")] = "c
     console.print(f"active: {previous or 'none (patterns only)'}")
 
 
+archive_app = typer.Typer(help="The archive of applied events (Parquet by day).")
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("replay")
+def archive_replay(source: Annotated[Path, typer.Argument(help="an archive directory")],
+                   batch: Annotated[int, typer.Option(help="events per ingest call")] = 5000) -> None:
+    """Put archived events back on the streams (a fresh store, or after data loss); events the
+    store already has are dropped as duplicates, so replaying twice changes nothing."""
+    import msgspec
+
+    from detector.archive import read_events
+    from detector.store import Store
+    from features.events import Event
+
+    store = Store.open(get_settings())
+    decode = msgspec.json.Decoder(Event).decode
+    accepted = seen = 0
+    pending: list = []
+    for raw in read_events(source):
+        pending.append(decode(raw))
+        seen += 1
+        if len(pending) >= batch:
+            accepted += sum(store.ingest(pending))
+            pending = []
+    if pending:
+        accepted += sum(store.ingest(pending))
+    console.print(f"{seen} archived events read, {accepted} new ones put on the streams")
+
+
 if __name__ == "__main__":
     app()

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(default=3, ge=1)
     reclaim_idle_ms: int = Field(default=30000, ge=100)
     stream_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=0)
+    archive: bool = True
+    archive_dir: Path | None = None
+    trim_interval_s: float = Field(default=60.0, gt=0)
 
     score_wait_s: float = Field(default=5.0, ge=0)
     reorder_window_s: float = Field(default=90.0, ge=0)
@@ -48,6 +51,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)
+
+
+    @property
+    def archive_path(self) -> Path:
+        """Where applied stream entries are archived (default: ``{data_dir}/archive``)."""
+        return self.archive_dir if self.archive_dir is not None else self.data_dir / "archive"
 
 
 @lru_cache
