@@ -106,3 +106,15 @@ def test_ranking_of_units(cohort_service) -> None:
     assert [r["org_id"] for r in under] == ["zhejiang/hdu/computing"]
     with service.client("platform") as http:
         assert http.get("/v1/reports/orgs").status_code == 403
+
+
+def test_a_flag_seen_in_a_score_can_be_reviewed_and_its_status_shows_there(cohort_service) -> None:
+    service, cohort = cohort_service
+    forged = next(sid for sid, t in cohort.truth.sessions.items() if t["archetype"] in
+                  ("forged_random", "forged_fixed", "instant_pass", "credit_burst", "parallel_videos", "clock_ahead",
+                   "inpage_bot") and t["patterns"])
+    with service.client("admin") as http:
+        flag = http.post(f"/v1/sessions/{forged}/score").json()["flags"][0]
+        assert http.post(f"/v1/flags/{flag['flag_id']}/review", json={"decision": "confirmed"}).status_code == 200
+        again = http.post(f"/v1/sessions/{forged}/score").json()
+    assert next(f for f in again["flags"] if f["flag_id"] == flag["flag_id"])["status"] == "confirmed"

@@ -13,7 +13,7 @@ from api.ingest import ingest, is_ndjson, parse_events, read_body
 from api.timefmt import rfc3339
 from detector.base import Flag
 from detector.readtime import complete_score
-from detector.store import SessionRecord, Store
+from detector.store import FlagRef, SessionRecord, Store
 from learnguard import metrics
 from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
 
@@ -80,6 +80,13 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     if result is None:
         raise Unavailable(f"session {session_id!r} is not scored yet")
     result = complete_score(store, record, settings)
+    if result.flags:
+        store.register_flags({flag.flag_id: FlagRef(session_id, state.learner_id, state.course_id, state.org_id,
+                                                    flag.pattern) for flag in result.flags})
+        reviews = store.reviews_of([flag.flag_id for flag in result.flags])
+        statuses = {fid: r[-1].decision for fid, r in reviews.items()}
+        result = msgspec.structs.replace(result, flags=[
+            msgspec.structs.replace(flag, status=statuses.get(flag.flag_id, flag.status)) for flag in result.flags])
     answer = {
         "session_id": session_id, "learner_id": state.learner_id, "org_id": state.org_id,
         "course_id": state.course_id, "risk": result.risk, "level": result.level,
