@@ -98,6 +98,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     cohort_learned: bool = False
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
     timeline: list[Point] = msgspec.field(default_factory=list)
+    timeline_base: float = 0.0
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
@@ -160,7 +161,9 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         if ev.video not in state.videos:
             state.videos[ev.video] = Track()
         video_index = list(state.videos).index(ev.video)
-    record_point(state.timeline, ev, video_index)
+    if not state.timeline:
+        state.timeline_base = ev.ts
+    record_point(state.timeline, ev, video_index, state.timeline_base)
     if handler is not None:
         handler(state, ev, rules)
 

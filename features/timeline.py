@@ -16,21 +16,26 @@ THINNABLE = {KIND_CODE["video_heartbeat"], KIND_CODE["click"], KIND_CODE["page_v
 
 
 class Point(msgspec.Struct, array_like=True, omit_defaults=True):
-    ts: float
+    """Compact on purpose (a session keeps up to ``MAX_POINTS``): milliseconds after the
+    session's timeline base, position in tenths of a second, video as an index."""
+
+    ms: int
     kind: int
-    video: int | None = None  # index into the session's videos (a name per point costs ~15 bytes)
-    pos: float | None = None
+    video: int | None = None
+    tenths: int | None = None
     extra: float | None = None  # rate, seek target, visible (1/0) or trusted (1/0)
 
 
-def record(points: list[Point], ev: Ev, video_index: int | None) -> None:
+def record(points: list[Point], ev: Ev, video_index: int | None, base: float) -> None:
     """Append one event's point (events arrive in event-time order from the fold)."""
     extra = ev.rate if ev.rate is not None else ev.pos2
     if ev.visible is not None and ev.kind == KIND_CODE["visibility"]:
         extra = 1.0 if ev.visible else 0.0
     if ev.trusted is not None:
         extra = 1.0 if ev.trusted else 0.0
-    points.append(Point(ts=ev.ts, kind=ev.kind, video=video_index, pos=ev.pos, extra=extra))
+    tenths = round(ev.pos * 10) if ev.pos is not None else None
+    points.append(Point(ms=round((ev.ts - base) * 1000), kind=ev.kind, video=video_index, tenths=tenths,
+                        extra=extra))
     if len(points) > MAX_POINTS:
         half = len(points) // 2
         thinnable = [i for i in range(half) if points[i].kind in THINNABLE]
@@ -38,7 +43,8 @@ def record(points: list[Point], ev: Ev, video_index: int | None) -> None:
         points[:] = [p for i, p in enumerate(points) if i not in drop]
 
 
-def public(points: list[Point], videos: list[str]) -> list[dict]:
+def public(points: list[Point], videos: list[str], base: float) -> list[dict]:
     """Points as the dashboard reads them (``videos``: the session's video ids, in order)."""
-    return [{"ts": p.ts, "type": kind_name(p.kind), "video_id": videos[p.video] if p.video is not None else None,
-             "position": p.pos, "extra": p.extra} for p in points]
+    return [{"ts": base + p.ms / 1000, "type": kind_name(p.kind),
+             "video_id": videos[p.video] if p.video is not None else None,
+             "position": p.tenths / 10 if p.tenths is not None else None, "extra": p.extra} for p in points]

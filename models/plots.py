@@ -32,7 +32,7 @@ def session_timeline(store: Store, session_id: str):
     if not counts:
         raise LookupError(f"session {session_id!r} has no events in this store")
     record = store.load_record(next(iter(counts)), session_id)
-    points = pd.DataFrame(timeline_public(record.state.timeline, list(record.state.videos)))
+    points = pd.DataFrame(timeline_public(record.state.timeline, list(record.state.videos), record.state.timeline_base))
     fig, ax = plt.subplots(figsize=(10, 4))
     positioned = points.dropna(subset=["position"])
     for video, part in positioned.groupby("video_id"):

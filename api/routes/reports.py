@@ -228,7 +228,7 @@ def timeline(session_id: str, caller: CallerDep, store: StoreDep, settings: Sett
     score = complete_score(store, record, settings)
     reviews = store.reviews_of([f.flag_id for f in score.flags])
     flags = [report_flag_public(ReportFlag(session_id, f, reviews.get(f.flag_id, []))) for f in score.flags]
-    points = timeline_public(record.state.timeline, list(record.state.videos))
+    points = timeline_public(record.state.timeline, list(record.state.videos), record.state.timeline_base)
     for point in points:
         point["at"] = rfc3339(point.pop("ts"))
     return Response(msgspec.json.encode({
