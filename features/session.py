@@ -220,9 +220,9 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     position = ev.pos or 0.0
     if track.playing:
         _report(state, track, position, ev.ts, rules)
-    elif track.paused_ts >= 0:
+    elif 0 <= track.paused_ts <= ev.ts:  # a late play tells nothing about resuming
         state.resume_gap.update(ev.ts - track.paused_ts)
-    if track.plays == 0 and state.last_ended_ts >= 0:
+    if track.plays == 0 and 0 <= state.last_ended_ts <= ev.ts:
         state.next_video_gap.update(ev.ts - state.last_ended_ts)
     if ev.muted and track.plays == 0:
         state.muted_first_plays += 1
@@ -252,7 +252,7 @@ def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         track.paused_ts = ev.ts
     elif ev.kind == ENDED:
         track.playing = False
-        state.last_ended_ts = ev.ts
+        state.last_ended_ts = max(state.last_ended_ts, ev.ts)
 
 
 def _on_seek(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
@@ -281,18 +281,19 @@ def _on_click(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     else:
         state.clicks_trusted += 1
         state.last_trusted_ts = max(state.last_trusted_ts, ev.ts)
-    window = [t for t in state.recent_clicks if t > ev.ts - CLICK_WINDOW_S]
-    window.append(ev.ts)
-    state.recent_clicks = window[-2 * BURST_CLICKS * 4:]
-    state.max_clicks_per_s = max(state.max_clicks_per_s, len(window))
-    if len(window) >= BURST_CLICKS:
+    recent = sorted([*state.recent_clicks, ev.ts])[-4 * BURST_CLICKS * 2:]
+    state.recent_clicks = recent
+    # |Δt| rather than "after": a late click must not find every later click in its window
+    in_window = sum(1 for t in recent if abs(t - ev.ts) < CLICK_WINDOW_S)
+    state.max_clicks_per_s = max(state.max_clicks_per_s, in_window)
+    if in_window >= BURST_CLICKS:
         state.burst_clicks += 1
 
 
 def _on_page_view(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
-    if state.last_page_ts >= 0 and ev.ts - state.last_page_ts < SHORT_DWELL_S:
+    if state.last_page_ts >= 0 and 0 <= ev.ts - state.last_page_ts < SHORT_DWELL_S:
         state.short_dwells += 1
-    state.last_page_ts = ev.ts
+    state.last_page_ts = max(state.last_page_ts, ev.ts)
 
 
 def _on_comment(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:

@@ -84,3 +84,25 @@ def test_a_late_heartbeat_within_the_reorder_window_changes_nothing() -> None:
     late = events[:5] + events[6:9] + [events[5]] + events[9:]
     assert msgspec.to_builtins(fold_in_batches(late, batch_sizes=[1] * len(late))) == \
         msgspec.to_builtins(fold_in_batches(events))
+
+
+def test_late_events_beyond_the_reorder_window_do_not_look_like_bursts() -> None:
+    """A flaky network delivers a click, a page view and a play long after later ones:
+    they must not become a click storm, a short page dwell or an instant resume."""
+    from detector.flooding import ScreenFloodingDetector  # noqa: F401 - the detectors read these features
+    from features.vector import session_features
+
+    events = [event(i, "click", at_s=6 * i, trusted=True) for i in range(1, 60)]
+    events += [event(100 + i, "page_view", at_s=30 * i, page=f"p{i}") for i in range(1, 10)]
+    late = [event(200, "click", at_s=3), event(201, "page_view", at_s=31, page="late")]
+    evs = msgspec.convert(events, list[Event])
+    state = SessionState("s1", "l1", "zhejiang/hdu", "c1")
+    rules = PlaybackRules(max_rate=2.0, reorder_window_s=5)
+    for ev in sorted(evs, key=lambda e: e.ts if isinstance(e.ts, int) else 0):
+        add_events(state, [compact(ev)], rules)
+    for ev in msgspec.convert(late, list[Event]):
+        add_events(state, [compact(ev)], rules)
+    features = session_features(state)
+    assert state.late_events >= 2
+    assert features["max_clicks_per_s"] <= 2 and features["burst_clicks"] == 0
+    assert features["short_dwells"] == 0
