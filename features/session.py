@@ -136,8 +136,14 @@ def add_events(state: SessionState, events: list[Ev], rules: PlaybackRules) -> N
 
 
 def finalized(state: SessionState, rules: PlaybackRules) -> SessionState:
-    """A copy with every buffered event folded: what scoring reads."""
-    done = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=SessionState)
+    """A copy with every buffered event folded: what scoring reads (the timeline, which
+    scoring never reads, is left out of the copy: it is most of the state's size)."""
+    timeline = state.timeline
+    state.timeline = []
+    try:
+        done = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=SessionState)
+    finally:
+        state.timeline = timeline
     for ev in done.pending:
         fold(done, ev, rules)
     done.pending = []
