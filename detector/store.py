@@ -231,6 +231,31 @@ class Store:
     def release_lease(self, shard: int, owner: str) -> None:
         self._release(keys=[self.keys.lease(shard)], args=[owner])
 
+    def claim_idle(self, shard: int, consumer: str, min_idle_ms: int) -> bool:
+        """Take over entries idle for ``min_idle_ms`` (a dead owner's); True if any were claimed."""
+        start: bytes | str = "0-0"
+        claimed = False
+        while True:
+            reply = self.client.xautoclaim(self.keys.events(shard), STREAM_GROUP, consumer, min_idle_ms,
+                                           start_id=start, count=1000)
+            start = reply[0]
+            claimed = claimed or bool(reply[1])
+            if start in (b"0-0", "0-0"):
+                return claimed
+
+    def read_pending(self, shard: int, consumer: str, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Entries delivered to ``consumer`` and not acked yet."""
+        reply = self.client.xreadgroup(STREAM_GROUP, consumer, {self.keys.events(shard): "0"}, count=count)
+        return reply[0][1] if reply else []
+
+    def read_new(self, shards: list[int], consumer: str, count: int, block_ms: int | None
+                 ) -> dict[int, list[tuple[bytes, dict[bytes, bytes]]]]:
+        """New entries of several shards in one call (blocking up to ``block_ms``)."""
+        streams = {self.keys.events(shard): ">" for shard in shards}
+        by_stream = {self.keys.events(shard).encode(): shard for shard in shards}
+        reply = self.client.xreadgroup(STREAM_GROUP, consumer, streams, count=count, block=block_ms)
+        return {by_stream[stream]: entries for stream, entries in reply or [] if entries}
+
     def applied_id(self, shard: int) -> bytes | None:
         return self.client.get(self.keys.applied(shard))
 

@@ -25,7 +25,6 @@ import msgspec
 from detector.base import Detector
 from detector.archive import write_entries
 from detector.cohort import CohortBaseline
-from detector.keys import STREAM_GROUP
 from detector.scoring import default_detectors, evaluate_session
 from detector.store import LearnerCourse, SessionRecord, SessionSummary, Store
 from features.compact import Ev, compact
@@ -105,16 +104,8 @@ class Worker:
         log.info("worker %s took shard %d", self.worker_id, shard)
 
     def _claim_idle(self, shard: int, min_idle_ms: int) -> None:
-        start = "0-0"
-        stream = self.store.keys.events(shard)
-        while True:
-            reply = self.store.client.xautoclaim(stream, STREAM_GROUP, self.worker_id, min_idle_ms,
-                                                 start_id=start, count=1000)
-            start = reply[0]
-            if reply[1]:
-                self.needs_pending.add(shard)
-            if start in (b"0-0", "0-0"):
-                return
+        if self.store.claim_idle(shard, self.worker_id, min_idle_ms):
+            self.needs_pending.add(shard)
 
     def _drop(self, shard: int, why: str) -> None:
         self.owned.discard(shard)
@@ -173,11 +164,11 @@ class Worker:
             self.store.trim_through(shard, entries[-1][0])
 
     def _read(self) -> dict[int, list[tuple[bytes, dict[bytes, bytes]]]]:
-        client, keys, batch = self.store.client, self.store.keys, self.settings.worker_batch
+        """Entries delivered before but not acked first (after a failure or a takeover), then new ones."""
+        batch = self.settings.worker_batch
         batches: dict[int, list] = {}
         for shard in sorted(self.needs_pending & self.owned):
-            reply = client.xreadgroup(STREAM_GROUP, self.worker_id, {keys.events(shard): "0"}, count=batch)
-            entries = reply[0][1] if reply else []
+            entries = self.store.read_pending(shard, self.worker_id, batch)
             if entries:
                 batches[shard] = entries
             else:
@@ -185,12 +176,7 @@ class Worker:
         fresh = sorted(self.owned - set(batches) - self.needs_pending)
         if fresh:
             block = None if batches else self.settings.worker_block_ms
-            reply = client.xreadgroup(STREAM_GROUP, self.worker_id,
-                                      {keys.events(shard): ">" for shard in fresh}, count=batch, block=block)
-            for stream, entries in reply or []:
-                shard = int(stream.split(b"{")[1].split(b"}")[0])
-                if entries:
-                    batches[shard] = entries
+            batches.update(self.store.read_new(fresh, self.worker_id, batch, block))
         return batches
 
     def _course(self, course_id: str) -> Course | None:
