@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from learnguard.api.errors import install_error_handlers
+from learnguard.api.routes import courses, dashboard, events, learners, models, ops, reports, sessions
+from learnguard.detector.policy import rules_from
+from learnguard.service.store import Store
+from learnguard.service.worker import Worker
 
-from api.errors import install_error_handlers
-from api.routes import courses, dashboard, events, learners, models, ops, reports, sessions
-from detector.store import Store
-from detector.worker import Worker
 from learnguard import __version__
 from learnguard.settings import Settings, get_settings
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.rules = rules_from(settings)
         opened_here = store is None
         app.state.store = store or Store.open(settings)
         app.state.key_cache = {}

@@ -6,9 +6,12 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from learnguard.detector.policy import Rules
+from learnguard.features.orgs import org_covers
+from learnguard.service.apikeys import ApiKey
+from learnguard.service.store import Store
 
-from detector.apikeys import ApiKey, KeyStore, org_covers
-from detector.store import Store
 from learnguard.errors import Forbidden, Unauthorized
 from learnguard.settings import Settings
 
@@ -35,8 +38,13 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_rules(request: Request) -> Rules:
+    return request.app.state.rules
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+RulesDep = Annotated[Rules, Depends(get_rules)]
 
 
 class Caller:
@@ -65,19 +73,22 @@ def _lookup(request: Request, secret: str) -> ApiKey | None:
     if hit and now - hit[0] < KEY_CACHE_S:
         return hit[1]
     store: Store = request.app.state.store
-    key = KeyStore(store.client, store.keys).lookup(secret)
+    key = store.apikeys.lookup(secret)
     if len(cache) > 10_000:
         cache.clear()
     cache[secret] = (now, key)
     return key
 
 
-def get_caller(request: Request) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+# documents the scheme in the OpenAPI; the check itself is ``get_caller``'s, with our error shape
+bearer = HTTPBearer(auto_error=False, description="an API key made with `learnguard keys create`")
+
+
+def get_caller(request: Request,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise Unauthorized("missing key: send 'Authorization: Bearer <key>'")
-    key = _lookup(request, secret.strip())
+    key = _lookup(request, credentials.credentials.strip())
     if key is None:
         raise Unauthorized("unknown key")
     if not key.active:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import Request
-
-from api.deps import Caller
-from detector.store import Store
-from features.events import (
+from learnguard.api.deps import Caller
+from learnguard.features.events import (
     BodyError,
     Event,
     Rejection,
@@ -19,7 +17,9 @@ from features.events import (
     decode_ndjson,
     split_ndjson,
 )
-from learnguard import metrics
+from learnguard.service import metrics
+from learnguard.service.store import Store
+
 from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
 from learnguard.settings import Settings
 
@@ -87,7 +87,7 @@ def check_scope(caller: Caller, events: list[Event], indexes: list[int]) -> None
 def ingest(store: Store, caller: Caller, events: list[Event], indexes: list[int],
            rejected: list[Rejection]) -> IngestResult:
     check_scope(caller, events, indexes)
-    fresh = store.ingest(events) if events else []
+    fresh = store.streams.ingest(events) if events else []
     accepted = sum(fresh)
     duplicates = len(fresh) - accepted
     metrics.EVENTS_ACCEPTED.inc(accepted)

@@ -31,9 +31,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector.apikeys import KeyStore  # noqa: E402
-from detector.store import Store  # noqa: E402
-from detector.worker import Worker  # noqa: E402
+from learnguard.service.store import Store  # noqa: E402
+from learnguard.service.worker import Worker  # noqa: E402
+
 from learnguard.server_thread import free_port  # noqa: E402
 from learnguard.settings import Settings  # noqa: E402
 from tests.factories import T0  # noqa: E402
@@ -132,7 +132,7 @@ def main() -> None:
     env = {**os.environ, "LEARNGUARD_DATA_DIR": str(data_dir), "LEARNGUARD_KEY_PREFIX": prefix}
     settings = Settings(data_dir=data_dir, key_prefix=prefix, redis_url=os.environ.get("REDIS_URL"))
     store = Store.open(settings)
-    key, _ = KeyStore(store.client, store.keys).create("platform", "zhejiang", "bench")
+    key, _ = store.apikeys.create("platform", "zhejiang", "bench")
     sessions = [f"bs{i}" for i in range(args.events // 500)]
     events = [e for i, s in enumerate(sessions) for e in session_events(s, f"bl{i}", 500)]
     events.sort(key=lambda e: e["ts"])
@@ -146,7 +146,7 @@ def main() -> None:
         rows.append(("ingest over HTTP (batches of 1,000)", f"{len(events) / elapsed:,.0f} events/s", "≥ 50,000"))
         worker = Worker(store, settings)
         started = time.perf_counter()
-        while sum(s.lag for s in store.shard_stats()) > 0:
+        while sum(s.lag for s in store.streams.shard_stats()) > 0:
             worker.step()
         elapsed = time.perf_counter() - started
         rows.append(("worker, one process", f"{len(events) / elapsed:,.0f} events/s", "≥ 20,000"))
@@ -162,7 +162,7 @@ def main() -> None:
         sample = sessions[:200]
         blob = ids = 0
         for _i, sid in enumerate(sample):
-            shard = next(iter(store.accepted_counts(sid)))
+            shard = next(iter(store.streams.accepted_counts(sid)))
             blob += store.client.memory_usage(store.keys.session(shard, sid)) or 0
             ids += store.client.memory_usage(store.keys.event_ids(shard, sid)) or 0
         rows.append(("Redis memory per 500-event session",

@@ -11,11 +11,10 @@ import hashlib
 from typing import Protocol
 
 import msgspec
-
-from detector.cohort import CohortView
-from features.session import SessionState
-
-PATTERNS = ("scripted_playback", "screen_flooding", "last_minute_cramming", "account_sharing")
+from learnguard.detector.thresholds import Thresholds
+from learnguard.features.course import CourseInfo
+from learnguard.features.session import SessionState
+from learnguard.models.cohort import CohortView
 
 
 class Reason(msgspec.Struct, omit_defaults=True):
@@ -46,16 +45,6 @@ def flag_id_for(session_id: str, pattern: str) -> str:
     return "f-" + hashlib.blake2b(f"{session_id}\x00{pattern}".encode(), digest_size=8).hexdigest()
 
 
-class CourseInfo(msgspec.Struct, frozen=True):
-    """What detectors know of the course (defaults when it was never described)."""
-
-    described: bool
-    max_rate: float
-    deadline: float | None = None
-    opens_at: float | None = None
-    durations: dict[str, float] = msgspec.field(default_factory=dict)
-
-
 class SessionView(msgspec.Struct):
     """Everything a detector may read about one session."""
 
@@ -63,6 +52,7 @@ class SessionView(msgspec.Struct):
     course: CourseInfo
     features: dict[str, float] = msgspec.field(default_factory=dict)
     cohort: CohortView = msgspec.field(default_factory=CohortView)
+    thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
 
 
 class Evidence(msgspec.Struct):

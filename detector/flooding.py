@@ -7,41 +7,34 @@ as the repetition they are.
 
 from __future__ import annotations
 
-from detector.base import Evidence, Flag, Reason, SessionView, combine
-
-TEMPLATE_REPEATS = 5
-COMMENTS_MIN = 10
-COMMENTS_PER_HOUR_FLOOR = 30.0
-BURST_CLICKS_MIN = 15
-CLICKS_PER_S_FLOOR = 5.0
-SHORT_DWELLS_FLOOR = 20.0
+from learnguard.detector.base import Evidence, Flag, Reason, SessionView, combine
 
 
 class ScreenFloodingDetector:
     pattern = "screen_flooding"
 
     def detect(self, view: SessionView) -> list[Flag]:
-        f, cohort = view.features, view.cohort
+        f, cohort, t = view.features, view.cohort, view.thresholds
         found: list[Evidence] = []
         repeats, comments = f["max_comment_repeats"], f["comments"]
-        if repeats >= TEMPLATE_REPEATS and comments >= COMMENTS_MIN:
+        if repeats >= t.template_repeats and comments >= t.comments_min:
             found.append(Evidence(Reason(
                 "templated_comments", f"{comments:.0f} comments, {repeats:.0f} of them the same text once numbers are "
-                f"ignored (flagged from {TEMPLATE_REPEATS} repeats among {COMMENTS_MIN}+ comments)",
-                repeats, float(TEMPLATE_REPEATS)), 0.9, True))
-        rate_limit = max(COMMENTS_PER_HOUR_FLOOR, cohort.baseline("comments_per_hour") or 0.0)
-        if comments >= COMMENTS_MIN and f["comments_per_hour"] > rate_limit:
+                f"ignored (flagged from {t.template_repeats} repeats among {t.comments_min}+ comments)",
+                repeats, float(t.template_repeats)), 0.9, True))
+        rate_limit = max(t.comments_per_hour_floor, cohort.baseline("comments_per_hour") or 0.0)
+        if comments >= t.comments_min and f["comments_per_hour"] > rate_limit:
             found.append(Evidence(Reason(
                 "comment_rate", f"{f['comments_per_hour']:.0f} comments per hour; flagged above {rate_limit:.0f} "
                 "(the larger of a fixed floor and the cohort's 99th percentile)",
                 round(f["comments_per_hour"], 1), rate_limit), 0.7, True))
-        click_limit = max(CLICKS_PER_S_FLOOR, cohort.baseline("max_clicks_per_s") or 0.0)
-        if f["burst_clicks"] >= BURST_CLICKS_MIN and f["max_clicks_per_s"] >= click_limit:
+        click_limit = max(t.clicks_per_s_floor, cohort.baseline("max_clicks_per_s") or 0.0)
+        if f["burst_clicks"] >= t.burst_clicks_min and f["max_clicks_per_s"] >= click_limit:
             found.append(Evidence(Reason(
                 "click_storm", f"up to {f['max_clicks_per_s']:.0f} clicks in one second, {f['burst_clicks']:.0f} clicks "
-                f"inside bursts; flagged from {click_limit:.0f}/s sustained over {BURST_CLICKS_MIN} clicks",
+                f"inside bursts; flagged from {click_limit:.0f}/s sustained over {t.burst_clicks_min} clicks",
                 f["max_clicks_per_s"], click_limit), 0.85, True))
-        dwell_limit = max(SHORT_DWELLS_FLOOR, cohort.baseline("short_dwells") or 0.0)
+        dwell_limit = max(t.short_dwells_floor, cohort.baseline("short_dwells") or 0.0)
         if f["short_dwells"] >= dwell_limit:
             found.append(Evidence(Reason(
                 "page_cycling", f"{f['short_dwells']:.0f} pages left within 4 s of opening them (of "

@@ -1,8 +1,9 @@
 """The pipeline without Redis: the same pure code over a list of events in memory.
 
-For notebooks, tests and quick what-ifs on a replayed file. Sessions are folded one by
-one in order of their first event; the cohort baseline learns from ended, unflagged
-sessions as the worker's does; the context detectors see every session at the end.
+For notebooks, tests and quick what-ifs on a replayed file. Sessions go through the
+one ``SessionPipeline`` one by one, in order of their first event (the cohort baseline
+learns from ended, unflagged sessions as the worker's does); the context detectors see
+every session at the end.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
-
-from detector.base import CourseInfo
-from detector.cohort import CohortBaseline
-from detector.context import CrammingRules, with_context
-from detector.scoring import SessionScore, default_detectors, evaluate_session
-from detector.store import LearnerCourse, SessionSummary
-from features.compact import compact
-from features.course import Course
-from features.events import Event
-from features.session import PlaybackRules, SessionState, add_events, finalized
-from models.assessment import assess, course_responses
-from models.irt import RaschFit, fit_rasch
+from learnguard.detector.assessment import assess, course_responses
+from learnguard.detector.context import with_context
+from learnguard.detector.pipeline import BatchEffects, SessionPipeline
+from learnguard.detector.policy import Rules
+from learnguard.detector.records import LearnerCourse, SessionSummary
+from learnguard.detector.scoring import SessionScore
+from learnguard.features.course import Course, CourseInfo
+from learnguard.features.events import Event, epoch_seconds
+from learnguard.features.session import SessionState, finalized
+from learnguard.models.cohort import CohortBaseline
+from learnguard.models.irt import RaschFit, fit_rasch
 
 
 class OfflineRun(msgspec.Struct):
@@ -33,15 +33,15 @@ class OfflineRun(msgspec.Struct):
     learner_courses: dict[tuple[str, str], LearnerCourse]
 
 
-def score_offline(raw_events: list[dict[str, Any]], course: CourseInfo, reorder_window_s: float = 90.0,
-                  cramming: CrammingRules | None = None) -> dict[str, SessionScore]:
+def score_offline(raw_events: list[dict[str, Any]], course: CourseInfo, rules: Rules | None = None
+                  ) -> dict[str, SessionScore]:
     """Score every session of ``raw_events`` (contract-v1 dicts); duplicates count once."""
-    return run_offline(raw_events, course, reorder_window_s, cramming).scores
+    return run_offline(raw_events, course, rules).scores
 
 
-def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, reorder_window_s: float = 90.0,
-                cramming: CrammingRules | None = None) -> OfflineRun:
+def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, rules: Rules | None = None) -> OfflineRun:
     """The whole pipeline in memory; see ``score_offline``."""
+    rules = rules or Rules()
     events = msgspec.convert(raw_events, list[Event])
     by_session: dict[str, list[Event]] = defaultdict(list)
     seen: set[str] = set()
@@ -49,48 +49,32 @@ def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, reorder_wi
         if event.event_id not in seen:
             seen.add(event.event_id)
             by_session[event.session_id].append(event)
-    rules = PlaybackRules(max_rate=course.max_rate, reorder_window_s=reorder_window_s)
     cohort = CohortBaseline()
-    scores: dict[str, SessionScore] = {}
-    states: dict[str, SessionState] = {}
-    learner_courses: dict[tuple[str, str], LearnerCourse] = {}
+    pipeline = SessionPipeline(rules, lambda _: course, lambda _: cohort)
+    effects = BatchEffects(records={})
+    for session_id in sorted(by_session, key=lambda sid: min(epoch_seconds(e.ts) for e in by_session[sid])):
+        pipeline.apply(effects, by_session[session_id])
     devices: dict[str, dict[str, SessionSummary]] = defaultdict(dict)
-    detectors = default_detectors()
-    order = sorted(by_session, key=lambda sid: min(e.ts.timestamp() if hasattr(e.ts, "timestamp")
-                                                    else e.ts / 1000 for e in by_session[sid]))
-    for session_id in order:
-        first = by_session[session_id][0]
-        state = SessionState(session_id, first.learner_id, first.org_id, first.course_id)
-        add_events(state, [compact(e) for e in by_session[session_id]], rules)
-        score, features = evaluate_session(state, course, detectors, reorder_window_s, cohort.view())
-        score.online = cohort.score_one(features)
-        misconduct = any(flag.misconduct for flag in score.flags)
-        if score.ended and not misconduct:
-            cohort.learn_one(features)
-        summary = SessionSummary(state.learner_id, score.first_ts, score.last_ts, score.effective_seconds,
-                                 score.claimed_seconds, state.devices[0] if state.devices else None,
-                                 state.ips[0] if state.ips else None, misconduct, score.quiz,
-                                 sorted({f.pattern for f in score.flags}), score.risk)
-        pair = (state.learner_id, state.course_id)
-        learner_courses.setdefault(pair, LearnerCourse(state.learner_id, state.course_id, state.org_id)) \
-            .sessions[session_id] = summary
+    for session_id, summary in effects.summaries.items():
         if summary.device:
             devices[summary.device][session_id] = summary
-        scores[session_id] = score
-        states[session_id] = finalized(state, rules)
-    rules_cramming = cramming or CrammingRules()
-    for session_id, score in scores.items():
-        state = states[session_id]
-        learner_course = learner_courses[(state.learner_id, state.course_id)]
+    scores: dict[str, SessionScore] = {}
+    states: dict[str, SessionState] = {}
+    for session_id, record in effects.records.items():
+        state, score = record.state, record.score
+        assert score is not None
+        learner_course = effects.learner_courses[(state.learner_id, state.course_id)]
         summary = learner_course.sessions[session_id]
         scores[session_id] = with_context(session_id, score, summary, learner_course,
-                                          devices.get(summary.device or "", {}), course, rules_cramming)
-    return OfflineRun(scores=scores, states=states, learner_courses=learner_courses)
+                                          devices.get(summary.device or "", {}), course, rules.thresholds)
+        states[session_id] = finalized(state, rules.playback(course))
+    return OfflineRun(scores=scores, states=states, learner_courses=effects.learner_courses)
 
 
 def portraits_offline(run: OfflineRun, course: Course | None, info: CourseInfo,
-                      cramming: CrammingRules | None = None) -> dict[str, dict[str, Any]]:
+                      rules: Rules | None = None) -> dict[str, dict[str, Any]]:
     """The learning-effect assessment of every learner of an offline run, by learner id."""
+    rules = rules or Rules()
     fits: dict[str, RaschFit] = {}
     by_course: dict[str, list[LearnerCourse]] = defaultdict(list)
     for (_, course_id), learner_course in run.learner_courses.items():
@@ -100,6 +84,5 @@ def portraits_offline(run: OfflineRun, course: Course | None, info: CourseInfo,
     out = {}
     for (learner_id, course_id), learner_course in run.learner_courses.items():
         sessions = {sid: (run.states[sid], run.scores[sid]) for sid in learner_course.sessions}
-        out[learner_id] = assess(learner_course, sessions, course, info, fits[course_id],
-                                 cramming or CrammingRules())
+        out[learner_id] = assess(learner_course, sessions, course, info, fits[course_id], rules.thresholds)
     return out

@@ -9,20 +9,7 @@ Weak signs (muted, hidden, no seeks, long sittings) only add to a strong one.
 
 from __future__ import annotations
 
-from detector.base import Evidence, Reason, SessionView
-
-MIN_REPEATS = 2
-AUTO_RESUME_MAX_MEAN_S = 2.0
-CONSTANT_SD_S = 0.35
-NEXT_VIDEO_MAX_MEAN_S = 2.5
-CHECK_FAST_FLOOR_S = 1.2
-CHECK_EVEN_SD_S = 0.35
-CHECK_EVEN_MAX_MEAN_S = 3.5
-CHECK_EVEN_MIN = 5
-UNTRUSTED_MIN = 3
-LONG_PLAY_S = 3600.0
-UNBROKEN_S = 3 * 3600.0
-REGULAR_HEARTBEAT_SD_S = 0.05
+from learnguard.detector.base import Evidence, Reason, SessionView
 
 
 def _cohort_note(view: SessionView, feature: str, what: str) -> tuple[float | None, str]:
@@ -33,54 +20,54 @@ def _cohort_note(view: SessionView, feature: str, what: str) -> tuple[float | No
 
 
 def person_evidence(view: SessionView) -> list[Evidence]:
-    f = view.features
+    f, t = view.features, view.thresholds
     found: list[Evidence] = []
     untrusted = f["untrusted_while_playing"]
-    if untrusted >= UNTRUSTED_MIN:
+    if untrusted >= t.untrusted_min:
         found.append(Evidence(Reason(
             "untrusted_input",
             f"{untrusted:.0f} inputs during playback were made by a script (browser isTrusted=false); people's "
-            f"input is trusted (tolerated: fewer than {UNTRUSTED_MIN})", untrusted, float(UNTRUSTED_MIN)), 0.7, True))
-    if f["resume_gaps"] >= MIN_REPEATS and f["resume_gap_mean_s"] <= AUTO_RESUME_MAX_MEAN_S \
-            and f["resume_gap_sd_s"] <= CONSTANT_SD_S:
+            f"input is trusted (tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)), 0.7, True))
+    if f["resume_gaps"] >= t.min_repeats and f["resume_gap_mean_s"] <= t.auto_resume_max_mean_s \
+            and f["resume_gap_sd_s"] <= t.constant_sd_s:
         cohort, note = _cohort_note(view, "resume_gap_mean_s", "5th percentile of resume gaps")
         found.append(Evidence(Reason(
             "auto_resume_constant",
             f"resumed {f['resume_gaps']:.0f} times {f['resume_gap_mean_s']:.2f} s after each pause "
-            f"(sd {f['resume_gap_sd_s']:.2f} s); flagged below {AUTO_RESUME_MAX_MEAN_S} s with sd under "
-            f"{CONSTANT_SD_S} s; {note}", round(f["resume_gap_mean_s"], 3),
-            cohort if cohort is not None else AUTO_RESUME_MAX_MEAN_S), 0.6, True))
-    if f["next_video_gaps"] >= MIN_REPEATS and f["next_video_gap_mean_s"] <= NEXT_VIDEO_MAX_MEAN_S \
-            and f["next_video_gap_sd_s"] <= CONSTANT_SD_S:
+            f"(sd {f['resume_gap_sd_s']:.2f} s); flagged below {t.auto_resume_max_mean_s} s with sd under "
+            f"{t.constant_sd_s} s; {note}", round(f["resume_gap_mean_s"], 3),
+            cohort if cohort is not None else t.auto_resume_max_mean_s), 0.6, True))
+    if f["next_video_gaps"] >= t.min_repeats and f["next_video_gap_mean_s"] <= t.next_video_max_mean_s \
+            and f["next_video_gap_sd_s"] <= t.constant_sd_s:
         found.append(Evidence(Reason(
             "next_video_constant",
             f"started the next video {f['next_video_gap_mean_s']:.2f} s after the last one ended, "
             f"{f['next_video_gaps']:.0f} times (sd {f['next_video_gap_sd_s']:.2f} s); flagged below "
-            f"{NEXT_VIDEO_MAX_MEAN_S} s with sd under {CONSTANT_SD_S} s",
-            round(f["next_video_gap_mean_s"], 3), NEXT_VIDEO_MAX_MEAN_S), 0.6, True))
-    if f["check_answers"] >= MIN_REPEATS:
+            f"{t.next_video_max_mean_s} s with sd under {t.constant_sd_s} s",
+            round(f["next_video_gap_mean_s"], 3), t.next_video_max_mean_s), 0.6, True))
+    if f["check_answers"] >= t.min_repeats:
         cohort, note = _cohort_note(view, "check_latency_mean_s", "5th percentile")
-        limit = min(CHECK_FAST_FLOOR_S, cohort) if cohort is not None else CHECK_FAST_FLOOR_S
+        limit = min(t.check_fast_floor_s, cohort) if cohort is not None else t.check_fast_floor_s
         if f["check_latency_mean_s"] < limit:
             found.append(Evidence(Reason(
                 "check_answered_instantly",
                 f"answered {f['check_answers']:.0f} presence checks in {f['check_latency_mean_s']:.2f} s on "
                 f"average; flagged under {limit:.2f} s; {note}", round(f["check_latency_mean_s"], 3), limit),
                 0.65, True))
-        elif f["check_answers"] >= CHECK_EVEN_MIN and f["check_latency_mean_s"] <= CHECK_EVEN_MAX_MEAN_S \
-                and f["check_latency_sd_s"] < CHECK_EVEN_SD_S:
+        elif f["check_answers"] >= t.check_even_min and f["check_latency_mean_s"] <= t.check_even_max_mean_s \
+                and f["check_latency_sd_s"] < t.check_even_sd_s:
             found.append(Evidence(Reason(
                 "check_answered_evenly",
                 f"answered {f['check_answers']:.0f} presence checks in {f['check_latency_mean_s']:.2f} s on average "
                 f"with an sd of only {f['check_latency_sd_s']:.2f} s; people vary by seconds (flagged under "
-                f"{CHECK_EVEN_SD_S} s when answering within {CHECK_EVEN_MAX_MEAN_S} s)",
-                round(f["check_latency_sd_s"], 3), CHECK_EVEN_SD_S), 0.55, True))
+                f"{t.check_even_sd_s} s when answering within {t.check_even_max_mean_s} s)",
+                round(f["check_latency_sd_s"], 3), t.check_even_sd_s), 0.55, True))
     found += _weak_signs(view)
     return found
 
 
 def _weak_signs(view: SessionView) -> list[Evidence]:
-    f = view.features
+    f, t = view.features, view.thresholds
     found: list[Evidence] = []
     playing = f["credited_wall_s"]
     if f["plays"] and f["muted_first_share"] >= 1.0 and not f["unmuted_seen"] and playing >= 600:
@@ -91,20 +78,20 @@ def _weak_signs(view: SessionView) -> list[Evidence]:
         found.append(Evidence(Reason(
             "hidden_without_switching", f"{f['hidden_media_share']:.0%} of the playback ran in a hidden tab that was "
             f"switched {f['visibility_changes']:.0f} times", round(f["hidden_media_share"], 3), 0.8), 0.2, False))
-    if playing >= LONG_PLAY_S and f["seeks"] == 0 and f["pauses"] <= 1:
+    if playing >= t.long_play_s and f["seeks"] == 0 and f["pauses"] <= 1:
         found.append(Evidence(Reason(
             "no_seek_no_pause", f"{playing / 60:.0f} min of playback without a seek and with {f['pauses']:.0f} pauses",
             f["seeks"], 0.0), 0.15, False))
-    if f["longest_unbroken_s"] >= UNBROKEN_S:
+    if f["longest_unbroken_s"] >= t.unbroken_s:
         found.append(Evidence(Reason(
             "unbroken_sitting", f"{f['longest_unbroken_s'] / 3600:.1f} h of playback without a break of 5 s "
-            f"(noted from {UNBROKEN_S / 3600:.0f} h)", round(f["longest_unbroken_s"], 1), UNBROKEN_S), 0.3, False))
-    if f["heartbeats"] >= 20 and f["heartbeat_gap_sd_s"] < REGULAR_HEARTBEAT_SD_S:
+            f"(noted from {t.unbroken_s / 3600:.0f} h)", round(f["longest_unbroken_s"], 1), t.unbroken_s), 0.3, False))
+    if f["heartbeats"] >= 20 and f["heartbeat_gap_sd_s"] < t.regular_heartbeat_sd_s:
         cohort, note = _cohort_note(view, "heartbeat_gap_sd_s", "5th percentile of heartbeat sd")
-        if cohort is None or cohort > 4 * REGULAR_HEARTBEAT_SD_S:
+        if cohort is None or cohort > 4 * t.regular_heartbeat_sd_s:
             found.append(Evidence(Reason(
                 "heartbeat_cadence_regular",
                 f"{f['heartbeats']:.0f} heartbeats {f['heartbeat_gap_mean_s']:.2f} s apart "
                 f"(sd {f['heartbeat_gap_sd_s']:.3f} s); {note}", round(f["heartbeat_gap_sd_s"], 4),
-                cohort if cohort is not None else REGULAR_HEARTBEAT_SD_S), 0.3, False))
+                cohort if cohort is not None else t.regular_heartbeat_sd_s), 0.3, False))
     return found

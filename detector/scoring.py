@@ -1,32 +1,22 @@
 """From session state to the score a platform reads: risk, level, flags, study time.
 
-Fusion is a noisy-OR of the misconduct flags' confidences, so one strong detector is
-enough and independent weak ones add up; ``risk`` never hides which flag drove it
-because the flags come with it. Flags that are not misconduct (cramming) are capped below
-``review`` so they never make a session high risk on their own.
+``evaluate_session`` finalises a session (folds what the reorder buffer holds) and runs
+every session-level detector on it; fusion and levels are ``policy``'s.
 """
 
 from __future__ import annotations
 
 import msgspec
-
-from detector.base import CourseInfo, Detector, Flag, SessionView
-from detector.cohort import CohortView
-from detector.flooding import ScreenFloodingDetector
-from detector.scripted import ScriptedPlaybackDetector
-from features.session import (
-    PlaybackRules,
-    SessionState,
-    credited_wall_seconds,
-    finalized,
-    watched_media_seconds,
-)
-from features.vector import session_features
+from learnguard.detector.base import Detector, Flag, SessionView
+from learnguard.detector.flooding import ScreenFloodingDetector
+from learnguard.detector.policy import Rules, fuse, level_of
+from learnguard.detector.scripted import ScriptedPlaybackDetector
+from learnguard.features.course import CourseInfo
+from learnguard.features.session import SessionState, credited_wall_seconds, finalized, watched_media_seconds
+from learnguard.features.vector import session_features
+from learnguard.models.cohort import CohortView
 
 MODEL_VERSION = "patterns-1"
-LEVEL_REVIEW = 0.5
-LEVEL_HIGH = 0.8
-NON_MISCONDUCT_CAP = 0.45
 
 
 class SessionScore(msgspec.Struct, omit_defaults=True):
@@ -55,26 +45,6 @@ def default_detectors() -> list[Detector]:
     return [ScriptedPlaybackDetector(), ScreenFloodingDetector()]
 
 
-def fuse(flags: list[Flag]) -> float:
-    """Noisy-OR of the misconduct flags' confidences, combined with the strongest
-    non-misconduct flag (cramming, an unsupervised model) capped at ``NON_MISCONDUCT_CAP``:
-    however many of those a session has, together they stay below ``review``."""
-    keep = 1.0
-    for flag in flags:
-        if flag.misconduct:
-            keep *= 1.0 - flag.confidence
-    other = max((min(flag.confidence, NON_MISCONDUCT_CAP) for flag in flags if not flag.misconduct), default=0.0)
-    return round(1.0 - keep * (1.0 - other), 4)
-
-
-def level_of(risk: float) -> str:
-    if risk >= LEVEL_HIGH:
-        return "high"
-    if risk >= LEVEL_REVIEW:
-        return "review"
-    return "normal"
-
-
 def effective_seconds(state: SessionState, course: CourseInfo, flags: list[Flag]) -> float:
     """Watched media, capped by credited wall time × max_rate, minus what flags explain."""
     media = watched_media_seconds(state)
@@ -83,20 +53,13 @@ def effective_seconds(state: SessionState, course: CourseInfo, flags: list[Flag]
     return max(0.0, min(media, cap) - suspect)
 
 
-def score_session(state: SessionState, course: CourseInfo, detectors: list[Detector],
-                  reorder_window_s: float, cohort: CohortView | None = None) -> SessionScore:
-    """Finalise the state (fold buffered events) and run every detector on it."""
-    return evaluate_session(state, course, detectors, reorder_window_s, cohort)[0]
-
-
-def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[Detector],
-                     reorder_window_s: float, cohort: CohortView | None = None
-                     ) -> tuple[SessionScore, dict[str, float]]:
-    """The score and the feature vector of a session (the worker teaches cohorts with it)."""
-    rules = PlaybackRules(max_rate=course.max_rate, reorder_window_s=reorder_window_s)
-    done = finalized(state, rules)
+def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[Detector], rules: Rules,
+                     cohort: CohortView | None = None) -> tuple[SessionScore, dict[str, float]]:
+    """The score and the feature vector of a session (the pipeline teaches cohorts with it)."""
+    done = finalized(state, rules.playback(course))
     features = session_features(done)
-    view = SessionView(state=done, course=course, features=features, cohort=cohort or CohortView())
+    view = SessionView(state=done, course=course, features=features, cohort=cohort or CohortView(),
+                       thresholds=rules.thresholds)
     flags = [flag for detector in detectors for flag in detector.detect(view)]
     risk = fuse(flags)
     notes: list[str] = []

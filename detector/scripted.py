@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from detector.base import Flag, SessionView, combine
-from detector.person import person_evidence
-from detector.physics import physics_evidence
-from features.session import watched_media_seconds
+from learnguard.detector.base import Flag, SessionView, combine
+from learnguard.detector.person import person_evidence
+from learnguard.detector.physics import physics_evidence
+from learnguard.features.session import watched_media_seconds
 
 
 class ScriptedPlaybackDetector:

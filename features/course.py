@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from learnguard.features.events import Id, OrgPath, Seconds, Time, epoch_seconds, explain_validation_error
 
-from detector.base import CourseInfo
-from features.events import Id, OrgPath, Seconds, Time, epoch_seconds, explain_validation_error
+
+class CourseInfo(msgspec.Struct, frozen=True):
+    """What detectors know of the course (defaults when it was never described)."""
+
+    described: bool
+    max_rate: float
+    deadline: float | None = None
+    opens_at: float | None = None
+    durations: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class Video(msgspec.Struct):

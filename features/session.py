@@ -15,12 +15,11 @@ is kept as merged intervals per video, so every second counts once.
 from __future__ import annotations
 
 import msgspec
-
-from features.compact import KIND_CODE, Ev, kind_name
-from features.intervals import add_interval, total_length
-from features.running import RunningStat
-from features.timeline import Point
-from features.timeline import record as record_point
+from learnguard.features.compact import KIND_CODE, Ev, kind_name
+from learnguard.features.intervals import add_interval, total_length
+from learnguard.features.running import RunningStat
+from learnguard.features.timeline import Point
+from learnguard.features.timeline import record as record_point
 
 HEARTBEAT, PAUSE, ENDED = KIND_CODE["video_heartbeat"], KIND_CODE["video_pause"], KIND_CODE["video_ended"]
 POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show

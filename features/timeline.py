@@ -8,8 +8,7 @@ so markers (play, pause, seek, ...) always survive and the shape stays visible.
 from __future__ import annotations
 
 import msgspec
-
-from features.compact import KIND_CODE, Ev, kind_name
+from learnguard.features.compact import KIND_CODE, Ev, kind_name
 
 MAX_POINTS = 160
 THINNABLE = {KIND_CODE["video_heartbeat"], KIND_CODE["click"], KIND_CODE["page_view"]}

@@ -3,8 +3,8 @@ generic anomaly models (pyod, river) all read. Names say what they hold."""
 
 from __future__ import annotations
 
-from features.intervals import total_length
-from features.session import SessionState, credited_wall_seconds, watched_media_seconds
+from learnguard.features.intervals import total_length
+from learnguard.features.session import SessionState, credited_wall_seconds, watched_media_seconds
 
 UNBROKEN_GAP_S = 5.0  # credited playback separated by less than this is one sitting
 

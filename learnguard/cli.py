@@ -33,7 +33,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
     """Run the API and stream workers in one process (for one machine)."""
     import uvicorn
 
-    from api.app import create_app
+    from learnguard.api.app import create_app
 
     _logging(verbose)
     settings = get_settings()
@@ -45,8 +45,8 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
 @app.command()
 def worker(verbose: bool = True) -> None:
     """Run one more stream worker against the same store (SIGTERM drains, a second exits)."""
-    from detector.store import Store
-    from detector.worker import Worker
+    from learnguard.service.store import Store
+    from learnguard.service.worker import Worker
 
     _logging(verbose)
     settings = get_settings()
@@ -64,11 +64,10 @@ def worker(verbose: bool = True) -> None:
 
 
 def _key_store():
-    from detector.apikeys import KeyStore
-    from detector.store import Store
+    from learnguard.service.store import Store
 
     store = Store.open(get_settings())
-    return KeyStore(store.client, store.keys)
+    return store.apikeys
 
 
 @keys_app.command("create")
@@ -111,7 +110,7 @@ def simulate(learners: Annotated[int, typer.Option(help="learners in the cohort"
              seed: Annotated[int, typer.Option(help="random seed")] = 1,
              out: Annotated[Path, typer.Option(help="output directory")] = Path("cohort")) -> None:
     """Write a simulated cohort: events.ndjson, course.json and truth.json."""
-    from simulator.cohort import simulate_cohort, write_cohort
+    from learnguard.simulator.cohort import simulate_cohort, write_cohort
 
     cohort = simulate_cohort(learners=learners, seed=seed)
     write_cohort(cohort, out)
@@ -162,21 +161,21 @@ def export_features_command(out: Annotated[Path, typer.Option(help="output direc
                             since: Annotated[str, typer.Option(help="RFC 3339 start (event time)")] = "",
                             until: Annotated[str, typer.Option(help="RFC 3339 end (event time)")] = "") -> None:
     """Write session and learner x course feature tables (with flags and rulings) as Parquet by day."""
-    from detector.store import Store
-    from models.dataset import export_features, session_rows
+    from learnguard.detector.policy import rules_from
+    from learnguard.service.export import export_features, session_rows
+    from learnguard.service.store import Store
 
     settings = get_settings()
-    rows = session_rows(Store.open(settings), settings, _time_option(since), _time_option(until))
+    rows = session_rows(Store.open(settings), rules_from(settings), _time_option(since), _time_option(until))
     counts = export_features(rows, out)
     console.print(f"{counts['sessions']} sessions and {counts['learner_courses']} learner × course rows → {out}/")
 
 
 def _registry():
-    from detector.store import Store
-    from models.registry import Registry
+    from learnguard.service.store import Store
 
     store = Store.open(get_settings())
-    return Registry(store.client, store.keys)
+    return store.registry
 
 
 @models_app.command("train")
@@ -184,8 +183,8 @@ def models_train(export: Annotated[Path, typer.Option(help="an export directory"
                  kind: Annotated[str, typer.Option(help="iforest | ecod | hbos | ensemble | semi")] = "ensemble",
                  by: Annotated[str, typer.Option(help="who trains it")] = "cli") -> None:
     """Train on an export, evaluate on the later 20 %, and register (not promote) the model."""
-    from models.dataset import load_sessions
-    from models.training import train
+    from learnguard.models.training import train
+    from learnguard.service.export import load_sessions
 
     model, training, metrics = train(load_sessions(export), kind)
     envelope = _registry().register(model, training, metrics, by)
@@ -245,9 +244,9 @@ def archive_replay(source: Annotated[Path, typer.Argument(help="an archive direc
     store already has are dropped as duplicates, so replaying twice changes nothing."""
     import msgspec
 
-    from detector.archive import read_events
-    from detector.store import Store
-    from features.events import Event
+    from learnguard.features.events import Event
+    from learnguard.service.archive import read_events
+    from learnguard.service.store import Store
 
     store = Store.open(get_settings())
     decode = msgspec.json.Decoder(Event).decode
@@ -257,10 +256,10 @@ def archive_replay(source: Annotated[Path, typer.Argument(help="an archive direc
         pending.append(decode(raw))
         seen += 1
         if len(pending) >= batch:
-            accepted += sum(store.ingest(pending))
+            accepted += sum(store.streams.ingest(pending))
             pending = []
     if pending:
-        accepted += sum(store.ingest(pending))
+        accepted += sum(store.streams.ingest(pending))
     console.print(f"{seen} archived events read, {accepted} new ones put on the streams")
 
 

@@ -8,13 +8,12 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 
-from api.app import create_app
-from detector.apikeys import KeyStore
-from detector.store import Store
+from learnguard.api.app import create_app
 from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
+from learnguard.service.store import Store
 from learnguard.settings import get_settings
-from simulator.cohort import simulate_cohort
+from learnguard.simulator.cohort import simulate_cohort
 
 
 def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) -> None:
@@ -22,7 +21,7 @@ def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) 
     store = Store.open(settings)
     where = settings.redis_url or f"embedded Redis under {settings.data_dir.resolve()}"
     console.print(f"[bold]LearnGuard demo[/bold] — store: {where}")
-    keys = KeyStore(store.client, store.keys)
+    keys = store.apikeys
     platform_key, _ = keys.create("platform", "zhejiang", "demo platform")
     supervisor_key, _ = keys.create("supervisor", "zhejiang", "demo zhejiang office")
     admin_key, _ = keys.create("admin", None, "demo admin")

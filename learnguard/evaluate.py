@@ -20,19 +20,19 @@ from typing import Any
 import httpx
 import numpy as np
 
-from api.app import create_app
-from detector.apikeys import KeyStore
-from detector.base import PATTERNS
-from detector.store import Store, shard_of
-from features.course import course_info
-from features.session import PlaybackRules, finalized
-from features.vector import FEATURE_NAMES, session_features
+from learnguard.api.app import create_app
+from learnguard.detector.compose import model_confidence
+from learnguard.detector.policy import MISCONDUCT_PATTERNS, PATTERNS, fuse_evidence, rules_from
+from learnguard.features.session import finalized
+from learnguard.features.vector import FEATURE_NAMES, session_features
 from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
+from learnguard.service.keys import shard_of
+from learnguard.service.store import Store
 from learnguard.settings import Settings, get_settings
-from simulator.cohort import CHEATERS, HARD_CLASS, HONEST, simulate_cohort
+from learnguard.simulator.cohort import CHEATERS, HARD_CLASS, HONEST, simulate_cohort
 
-MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
+MISCONDUCT = MISCONDUCT_PATTERNS
 
 
 def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
@@ -41,19 +41,20 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
                                        "data_dir": Path(tempfile.mkdtemp(prefix="lg-eval-"))})
     store = Store.open(settings)
     cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"eval-{seed}")
-    key, _ = KeyStore(store.client, store.keys).create("admin", None, "evaluation")
+    key, _ = store.apikeys.create("admin", None, "evaluation")
     server = ServerThread(create_app(settings, store=store, workers=1)).start()
     try:
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
             replay(client, cohort)
             scores = score_all(client, list(cohort.truth.sessions))
-        course = course_info(store.get_course(cohort.course_id), settings.default_max_rate)
+        rules = rules_from(settings)
+        playback = rules.playback(rules.course(store.courses.get(cohort.course_id)))
         rows = []
         for score in scores:
             truth = cohort.truth.sessions[score["session_id"]]
             archetype = truth["archetype"]
-            record = store.load_record(shard_of(score["learner_id"], settings.shards), score["session_id"])
-            state = finalized(record.state, PlaybackRules(course.max_rate, settings.reorder_window_s))
+            record = store.sessions.load_record(shard_of(score["learner_id"], settings.shards), score["session_id"])
+            state = finalized(record.state, playback)
             rows.append({
                 "seed": seed, "session_id": score["session_id"], "learner_id": score["learner_id"],
                 "archetype": archetype, "honest": archetype in HONEST, "hard": archetype in HARD_CLASS,
@@ -61,6 +62,7 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
                 "flagged": sorted({f["pattern"] for f in score["flags"]}),
                 "misconduct_flagged": any(f["pattern"] in MISCONDUCT for f in score["flags"]),
                 "risk": score["risk"], "level": score["level"],
+                "evidence": [(f["confidence"], f["pattern"] in MISCONDUCT) for f in score["flags"]],
                 "effective_s": score["effective_seconds"], "claimed_s": score["claimed_seconds"],
                 "true_watched_s": truth["true_watched_seconds"], "first_ts": state.first_ts,
                 "features": session_features(state),
@@ -145,12 +147,10 @@ def reliability(y: list[int], risk: list[float]) -> dict[str, Any]:
     return {"bands": table, "brier": round(brier, 5)}
 
 
-def _fuse_with_model(risk: np.ndarray, model_conf: np.ndarray, misconduct: bool) -> np.ndarray:
-    """The service's fusion: a misconduct model joins the noisy-OR; an unsupervised one only
-    raises sessions below ``review`` up to its capped confidence."""
-    if misconduct:
-        return 1 - (1 - risk) * (1 - model_conf)
-    return np.where(risk >= 0.5, risk, np.maximum(risk, model_conf))
+def _fuse_with_model(rows: list[dict[str, Any]], probability: np.ndarray, learned: bool) -> np.ndarray:
+    """Each session's risk with a model's flag added, by the service's own fusion."""
+    return np.array([fuse_evidence([*row["evidence"], (model_confidence(float(p), learned), learned)])
+                     for row, p in zip(rows, probability, strict=True)])
 
 
 def _precision(flagged: np.ndarray, truth: np.ndarray) -> float | None:
@@ -167,7 +167,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
     confirmed if it was misconduct), a semi-supervised model learns from those rulings,
     and its flags (probability ≥ 0.5) are judged on the later half.
     """
-    from models.batch import SessionModel, matrix
+    from learnguard.models.batch import SessionModel, matrix
 
     usable = [r for r in rows if not r["hard"] and (r["honest"] or set(r["truth"]) & MISCONDUCT)]
     usable.sort(key=lambda r: (r["seed"], r["first_ts"]))
@@ -180,7 +180,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
     unsupervised = SessionModel("ensemble").fit(X_train[clean])
     model_conf = unsupervised.predict_proba(X_test)
     risk = np.array([r["risk"] for r in test_rows])
-    fused = _fuse_with_model(risk, model_conf, misconduct=False)
+    fused = _fuse_with_model(test_rows, model_conf, learned=False)
     y = truth.astype(int).tolist()
     out: dict[str, Any] = {
         "train_sessions": len(train_rows), "test_sessions": len(test_rows),
@@ -209,7 +209,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
             out["label_loop"].append(entry)
             continue
         proba = semi.predict_proba(X_test)
-        fused_after = _fuse_with_model(risk, proba, misconduct=True)
+        fused_after = _fuse_with_model(test_rows, proba, learned=True)
         entry.update({"model_flags": int((proba >= 0.5).sum()),
                       "precision_of_model_flags": _precision(proba >= 0.5, truth),
                       "recall_of_model_flags": round(float((proba >= 0.5)[truth].mean()), 4) if truth.any() else None,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from simulator.cohort import Cohort
+from learnguard.simulator.cohort import Cohort
 
 BATCH = 1000
 

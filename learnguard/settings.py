@@ -47,11 +47,12 @@ class Settings(BaseSettings):
     cramming_window_hours: float = Field(default=72.0, gt=0)
     cramming_min_share: float = Field(default=0.6, gt=0, le=1)
     cramming_min_hours: float = Field(default=1.0, ge=0)
+    # any detector threshold by name (README: Detection thresholds), e.g. '{"sharing_min_accounts": 4}'
+    thresholds: dict[str, float] = Field(default_factory=dict)
 
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)
-
 
     @property
     def archive_path(self) -> Path:

@@ -16,12 +16,10 @@ it is marked batch-only; IForest (~9 ms a call) and HBOS (~0.2 ms) score live.
 from __future__ import annotations
 
 import numpy as np
-
-from features.vector import FEATURE_NAMES
+from learnguard.features.vector import FEATURE_NAMES
 
 KINDS = ("iforest", "ecod", "hbos", "ensemble", "semi")
 LIVE_KINDS = {"iforest", "hbos", "ensemble", "semi"}
-UNSUPERVISED_CAP = 0.45  # an unexplained anomaly stays below review: it never accuses on its own
 
 
 def _detector(kind: str, seed: int):
@@ -123,11 +121,13 @@ class SessionModel:
         return np.searchsorted(self.train_unsupervised_, unsupervised, side="right") / len(self.train_unsupervised_)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probability-like confidence that a session is misconduct, per row."""
+        """Probability (0–1) that a row is an outlier: the semi model's classifier, or for an
+        unsupervised model how far past the training 99th percentile the row lies. Fusion
+        (``detector.compose``) decides what an unsupervised probability may weigh."""
         if self.classifier_ is not None:
             return self.decision_function(X)
         pct = self.percentile(X)
-        return np.clip((pct - 0.99) / 0.01, 0.0, 1.0) * UNSUPERVISED_CAP
+        return np.clip((pct - 0.99) / 0.01, 0.0, 1.0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         if self.classifier_ is not None:

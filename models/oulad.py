@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from models.irt import fit_rasch
+from learnguard.models.irt import fit_rasch
 
 PASSED = {"Pass", "Distinction"}
 LAST_MOMENT_DAYS = 1      # submitted on the deadline's last day, or later

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from models.batch import SessionModel, matrix
+from learnguard.models.batch import SessionModel, matrix
 
 
 def split_by_time(sessions: pd.DataFrame, holdout: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.emit import SessionWriter
-from simulator.honest import Habits, watch_video
+from learnguard.simulator.emit import SessionWriter
+from learnguard.simulator.honest import Habits, watch_video
 
 
 def forged_heartbeats(w: SessionWriter, videos: list[tuple[str, float]], start: float, style: str) -> float:

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot, mimic_bot
-from simulator.emit import Identity, SessionWriter
-from simulator.honest import Habits, honest_session
+from learnguard.simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot, mimic_bot
+from learnguard.simulator.emit import Identity, SessionWriter
+from learnguard.simulator.honest import Habits, honest_session
 
 CHINA = timezone(timedelta(hours=8))
 OPENS = datetime(2026, 3, 1, tzinfo=CHINA)

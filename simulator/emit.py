@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from features.intervals import add_interval, total_length
+from learnguard.features.intervals import add_interval, total_length
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulator.emit import SessionWriter
+from learnguard.simulator.emit import SessionWriter
 
 
 @dataclass

@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from learnguard.api.app import create_app
+from learnguard.service.store import Store
 
-from api.app import create_app
-from detector.apikeys import KeyStore
-from detector.store import Store
 from learnguard.server_thread import ServerThread
 from learnguard.settings import Settings
 
@@ -30,7 +29,7 @@ def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One embedded Redis for the whole run, shut down at the end (no daemon left behind)."""
     path = tmp_path_factory.mktemp("embedded")
     yield path
-    from detector.redis_conn import connect
+    from learnguard.service.redis_conn import connect
     client = connect(Settings(redis_url=None, data_dir=path))
     try:
         client.shutdown(nosave=True)
@@ -84,7 +83,7 @@ class Service:
 
 
 def make_keys(store: Store) -> dict[str, str]:
-    ks = KeyStore(store.client, store.keys)
+    ks = store.apikeys
     return {
         "platform": ks.create("platform", "zhejiang", "platform")[0],
         "platform_hdu": ks.create("platform", "zhejiang/hdu", "hdu platform")[0],

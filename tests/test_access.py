@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from detector.apikeys import KeyStore
 from tests.factories import event, watched_session
 
 pytestmark = pytest.mark.integration
@@ -61,7 +60,7 @@ def test_no_key_or_unknown_key_is_401(seeded, route: str) -> None:
 
 
 def test_revoked_key_is_refused(seeded) -> None:
-    keys = KeyStore(seeded.store.client, seeded.store.keys)
+    keys = seeded.store.apikeys
     record = next(k for k in keys.list() if k.name == "analyst")
     keys.revoke(record.key_id)
     import time
@@ -79,7 +78,7 @@ def test_org_subtree_is_enforced_on_every_event(seeded) -> None:
         only_inside = http.post("/v1/events", json=[inside])
     assert mixed.status_code == 403
     assert "index 1" in mixed.json()["error"] and "zhejiang/zju" in mixed.json()["error"]
-    assert seeded.store.accepted_counts("sub2") == {}
+    assert seeded.store.streams.accepted_counts("sub2") == {}
     assert only_inside.status_code == 202
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from learnguard.features.events import Event
+from learnguard.service.archive import read_events
+from learnguard.service.store import Store
+from learnguard.service.worker import Worker
+from learnguard.simulator.cohort import simulate_cohort
 from typer.testing import CliRunner
 
-from detector.archive import read_events
-from detector.store import Store
-from detector.worker import Worker
-from features.events import Event
 from learnguard.cli import app
 from learnguard.settings import get_settings
-from simulator.cohort import simulate_cohort
 from tests.conftest import cleanup, make_settings
 
 pytestmark = pytest.mark.integration
@@ -26,9 +26,9 @@ def test_applied_entries_are_archived_then_trimmed_and_replay_is_idempotent(
     try:
         accepted = 0
         for start in range(0, len(events), 300):
-            accepted += sum(store.ingest(events[start:start + 300]))
+            accepted += sum(store.streams.ingest(events[start:start + 300]))
         worker = Worker(store, settings)
-        while sum(s.lag for s in store.shard_stats()) > 0:
+        while sum(s.lag for s in store.streams.shard_stats()) > 0:
             worker.step()
         archived = sum(worker.archive_and_trim(shard) for shard in sorted(worker.owned))
         left = sum(int(fields[b"n"]) for shard in range(settings.shards)

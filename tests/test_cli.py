@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from learnguard.service.apikeys import hash_key
 from typer.testing import CliRunner
 
-from detector.apikeys import hash_key
 from learnguard.cli import app
 from learnguard.settings import get_settings
 
@@ -32,7 +32,7 @@ def test_keys_create_list_revoke(cli_env: Path) -> None:
     assert created.exit_code == 0, created.output
     secret = created.output.strip().splitlines()[-1]
     assert secret.startswith("lg_")
-    from detector.store import Store
+    from learnguard.service.store import Store
     store = Store.open(get_settings())
     stored = b"".join(store.client.get(k) or b"" for k in store.client.scan_iter(match="lgcli:apikey:*"))
     assert secret.encode() not in stored and hash_key(secret)[:12].encode() in stored

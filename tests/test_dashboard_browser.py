@@ -8,10 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from learnguard.simulator.cohort import simulate_cohort
 
-from detector.apikeys import KeyStore
 from learnguard.replay import replay, score_all
-from simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -47,7 +46,7 @@ def test_a_supervisor_confirms_a_flag_in_the_dashboard(service, browser) -> None
     with service.client("admin") as http:
         replay(http, cohort)
         score_all(http, list(cohort.truth.sessions))
-    key, _ = KeyStore(service.store.client, service.store.keys).create("supervisor", "zhejiang", "zhejiang office")
+    key, _ = service.store.apikeys.create("supervisor", "zhejiang", "zhejiang office")
     wait = WebDriverWait(browser, 30)
     browser.get(f"{service.url}/dashboard")
     browser.find_element(By.ID, "key").send_keys(key)

@@ -74,7 +74,7 @@ def test_limits_give_413(service) -> None:
                          headers={"Content-Type": "application/json"})
     assert count.status_code == 413 and "5001 events" in count.json()["error"]
     assert size.status_code == 413
-    assert service.store.accepted_counts("s1") == {}
+    assert service.store.streams.accepted_counts("s1") == {}
 
 
 @pytest.mark.parametrize("body", [b"", b"{}", b"[]", b"null", b"[1, [2], \"x\"]", b"\xff\xfe",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from detector.keys import Keys
-from detector.store import shard_of
+from learnguard.service.keys import Keys, shard_of
 
 
 def test_key_formats_are_pinned() -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from learnguard.detector.policy import rules_from
+from learnguard.models.batch import SessionModel, matrix
+from learnguard.models.training import train
+from learnguard.service.export import export_features, load_sessions, session_rows
+from learnguard.simulator.cohort import simulate_cohort
 
-from detector.readtime import registry_of
 from learnguard.replay import replay, score_all
-from models.batch import SessionModel, matrix
-from models.dataset import export_features, load_sessions, session_rows
-from models.training import train
-from simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,7 +23,7 @@ def trained(service):
     with service.client("admin") as http:
         replay(http, cohort)
         before = {s["session_id"]: s for s in score_all(http, list(cohort.truth.sessions))}
-    rows = session_rows(service.store, service.settings)
+    rows = session_rows(service.store, rules_from(service.settings))
     return service, cohort, before, rows
 
 
@@ -40,7 +40,7 @@ def test_export_writes_parquet_by_day_with_flags_and_labels(trained, tmp_path) -
 def test_promoting_a_model_changes_live_scores_and_rollback_restores_them(trained) -> None:
     service, cohort, before, rows = trained
     model, training, metrics = train(pd.DataFrame(rows), "ensemble")
-    registry = registry_of(service.store)
+    registry = service.store.registry
     envelope = registry.register(model, training, metrics, by="test")
     with service.client("analyst") as http:
         promoted = http.post(f"/v1/models/{envelope.version}/promote")
@@ -62,7 +62,7 @@ def test_promoting_a_model_changes_live_scores_and_rollback_restores_them(traine
 
 def test_registry_refuses_foreign_schema_batch_only_kinds_and_tampered_artifacts(trained) -> None:
     service, _, _, rows = trained
-    registry = registry_of(service.store)
+    registry = service.store.registry
     X = matrix(rows)
     narrow = SessionModel("hbos").fit(X)
     narrow.feature_names = narrow.feature_names[:-1]

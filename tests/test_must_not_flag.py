@@ -7,11 +7,9 @@ that kind of learner, through the same detectors the service runs.
 from __future__ import annotations
 
 import pytest
-
-from detector.base import CourseInfo
-from detector.offline import score_offline
-from features.course import course_info, parse_course
-from simulator.cohort import simulate_cohort
+from learnguard.detector.offline import score_offline
+from learnguard.features.course import CourseInfo, course_info, parse_course
+from learnguard.simulator.cohort import simulate_cohort
 
 MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
 

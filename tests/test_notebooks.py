@@ -6,12 +6,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from learnguard.detector.policy import rules_from
+from learnguard.service.export import export_features, session_rows
+from learnguard.simulator.cohort import simulate_cohort
 from nbclient import NotebookClient
 
-from detector.readtime import registry_of
 from learnguard.replay import replay, score_all
-from models.dataset import export_features, session_rows
-from simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -23,7 +23,7 @@ def test_explore_and_retrain_notebooks_run(service, tmp_path, monkeypatch) -> No
     with service.client("admin") as http:
         replay(http, cohort)
         score_all(http, list(cohort.truth.sessions))
-    export_features(session_rows(service.store, service.settings), tmp_path / "export")
+    export_features(session_rows(service.store, rules_from(service.settings)), tmp_path / "export")
     monkeypatch.setenv("LEARNGUARD_EXPORT", str(tmp_path / "export"))
     monkeypatch.setenv("LEARNGUARD_DATA_DIR", str(service.settings.data_dir))
     monkeypatch.setenv("LEARNGUARD_KEY_PREFIX", service.settings.key_prefix)
@@ -36,6 +36,6 @@ def test_explore_and_retrain_notebooks_run(service, tmp_path, monkeypatch) -> No
                        resources={"metadata": {"path": str(tmp_path)}}).execute()
         errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors}"
-    registry = registry_of(service.store)
+    registry = service.store.registry
     assert registry.active_version() == "v1"
     assert registry.history()[-1]["by"] == "notebook"

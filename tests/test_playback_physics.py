@@ -6,11 +6,13 @@ import random
 
 import msgspec
 
-from detector.base import CourseInfo
-from detector.scoring import default_detectors, score_session
-from features.compact import compact
-from features.events import Event
-from features.session import PlaybackRules, SessionState, add_events
+from learnguard.detector.policy import Rules
+from learnguard.detector.scoring import default_detectors, evaluate_session
+from learnguard.features.compact import compact
+from learnguard.features.course import CourseInfo
+from learnguard.features.events import Event
+from learnguard.features.session import PlaybackRules, SessionState, add_events
+
 from tests.factories import event, watched_session
 
 COURSE = CourseInfo(described=True, max_rate=2.0)
@@ -28,7 +30,7 @@ def fold_in_batches(raw_events: list[dict], batch_sizes: list[int] | None = None
             random.Random(shuffle_seed).shuffle(chunk)
         add_events(state, chunk, RULES)
         start += size
-    return score_session(state, COURSE, default_detectors(), RULES.reorder_window_s)
+    return evaluate_session(state, COURSE, default_detectors(), Rules(reorder_window_s=RULES.reorder_window_s))[0]
 
 
 def test_a_2x_watcher_within_max_rate_gets_full_credit() -> None:
@@ -89,8 +91,8 @@ def test_a_late_heartbeat_within_the_reorder_window_changes_nothing() -> None:
 def test_late_events_beyond_the_reorder_window_do_not_look_like_bursts() -> None:
     """A flaky network delivers a click, a page view and a play long after later ones:
     they must not become a click storm, a short page dwell or an instant resume."""
-    from detector.flooding import ScreenFloodingDetector  # noqa: F401 - the detectors read these features
-    from features.vector import session_features
+    from learnguard.detector.flooding import ScreenFloodingDetector  # noqa: F401 - the detectors read these features
+    from learnguard.features.vector import session_features
 
     events = [event(i, "click", at_s=6 * i, trusted=True) for i in range(1, 60)]
     events += [event(100 + i, "page_view", at_s=30 * i, page=f"p{i}") for i in range(1, 10)]

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = ["features", "detector/base.py", "detector/physics.py", "detector/person.py", "detector/flooding.py",
-        "detector/scripted.py", "detector/context.py", "detector/scoring.py", "detector/cohort.py", "models/irt.py"]
+        "detector/scripted.py", "detector/context.py", "detector/scoring.py", "models/cohort.py", "models/irt.py"]
 
 
 @pytest.mark.slow

@@ -10,12 +10,13 @@ import time
 
 import msgspec
 import pytest
+from learnguard.features.events import Event
+from learnguard.service.keys import shard_of
+from learnguard.service.store import Store
+from learnguard.service.worker import Worker
+from learnguard.simulator.cohort import simulate_cohort
 
-from detector.store import Store, shard_of
-from detector.worker import Worker
-from features.events import Event
 from learnguard.settings import Settings
-from simulator.cohort import simulate_cohort
 from tests.conftest import cleanup, make_settings
 
 pytestmark = pytest.mark.integration
@@ -30,13 +31,13 @@ def cohort_events() -> list[Event]:
 def ingest_in_chunks(store: Store, events: list[Event], chunk: int = 150) -> int:
     accepted = 0
     for start in range(0, len(events), chunk):
-        accepted += sum(store.ingest(events[start:start + chunk]))
+        accepted += sum(store.streams.ingest(events[start:start + chunk]))
     return accepted
 
 
 def drain(worker: Worker, store: Store, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
-    while sum(s.lag for s in store.shard_stats()) > 0:
+    while sum(s.lag for s in store.streams.shard_stats()) > 0:
         assert time.monotonic() < deadline, "workers did not catch up"
         worker.step()
 
@@ -44,8 +45,8 @@ def drain(worker: Worker, store: Store, timeout_s: float = 120) -> None:
 def all_records(store: Store, session_ids: set[str]) -> dict[str, dict]:
     out = {}
     for session_id in session_ids:
-        (shard, _), = store.accepted_counts(session_id).items()
-        record = store.load_record(shard, session_id)
+        (shard, _), = store.streams.accepted_counts(session_id).items()
+        record = store.sessions.load_record(shard, session_id)
         out[session_id] = msgspec.to_builtins(record)
     return out
 
@@ -75,7 +76,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen:
 
 def wait_applied(store: Store, share: float, total: int, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
-    while sum(s.applied for s in store.shard_stats()) < share * total:
+    while sum(s.applied for s in store.streams.shard_stats()) < share * total:
         assert time.monotonic() < deadline, f"stuck below {share:.0%} applied"
         time.sleep(0.02)
 
@@ -97,7 +98,7 @@ def test_killed_workers_give_the_same_scores_as_an_uninterrupted_run(
         wait_applied(store, 1.0, total)
         last.send_signal(signal.SIGTERM)  # graceful: drains and exits 0
         assert last.wait(timeout=20) == 0
-        stats = store.shard_stats()
+        stats = store.streams.shard_stats()
         assert sum(s.applied for s in stats) == total and sum(s.dead for s in stats) == 0
         assert all_records(store, set(reference)) == reference
     finally:
@@ -130,12 +131,12 @@ def test_a_poisoned_entry_goes_to_the_dead_letter_stream_and_the_shard_moves_on(
     learner = next(f"l-{i}" for i in range(1000) if shard_of(f"l-{i}", settings.shards) == 0)
     good = msgspec.convert([{"event_id": "g1", "ts": 1, "type": "click", "learner_id": learner,
                              "org_id": "o", "course_id": "c", "session_id": "dl"}], list[Event])
-    store.ingest(good)
+    store.streams.ingest(good)
     worker = Worker(store, settings)
     for _ in range(20):
         worker.step()
     dead = store.client.xrange(store.keys.dead(0))
     assert len(dead) == 1 and b"DecodeError" in dead[0][1][b"error"]
-    stats = store.shard_stats()[0]
+    stats = store.streams.shard_stats()[0]
     assert stats.dead == 1 and stats.lag == 0
-    assert store.load_record(0, "dl").state.applied_events == 1
+    assert store.sessions.load_record(0, "dl").state.applied_events == 1

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Request, Response
-
-from api.deps import CallerDep, SettingsDep, StoreDep
-from api.ingest import ingest, is_ndjson, parse_events, read_body
+from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
+from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

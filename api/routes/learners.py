@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Response
+from learnguard.api.deps import CallerDep, RulesDep, StoreDep
+from learnguard.api.routes.sessions import flag_public
+from learnguard.service.readside import learner_portrait
 
-from api.deps import CallerDep, SettingsDep, StoreDep
-from api.routes.sessions import flag_public
-from detector.readtime import learner_portrait
 from learnguard.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 
 
 @router.get("/learners/{learner_id}", summary="A learner's portrait and learning-effect assessment")
-def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: RulesDep,
                 course_id: str | None = None) -> Response:
     caller.require("learners")
-    found = learner_portrait(store, learner_id, course_id, settings)
+    found = learner_portrait(store, learner_id, course_id, rules)
     if found is None:
         where = f" in course {course_id!r}" if course_id else ""
         raise NotFound(f"learner {learner_id!r} has no sessions{where}")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from learnguard.api.deps import StoreDep
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
-
-from api.deps import StoreDep
-from detector.redis_conn import describe
 
 router = APIRouter(tags=["operations"])
 
@@ -17,19 +15,19 @@ DEAD_ENTRIES = Gauge("learnguard_dead_letter_entries", "Entries in dead-letter s
 @router.get("/health", summary="Store state, stream lag per shard, dead letters")
 def health(store: StoreDep) -> dict:
     try:
-        store.client.ping()
-        stats = store.shard_stats()
-        workers = store.client.zcard(store.keys.workers())
-        memory = store.client.info("memory").get("used_memory")
+        store.ping()
+        stats = store.streams.shard_stats()
+        workers = store.streams.live_workers()
+        memory = store.used_memory()
     except Exception as exc:  # the point of /health is to say so, not to fail
-        return {"status": "down", "store": {"backend": describe(store.client), "ok": False, "error": str(exc)}}
+        return {"status": "down", "store": {"backend": store.describe(), "ok": False, "error": str(exc)}}
     lag = sum(s.lag for s in stats)
     dead = sum(s.dead for s in stats)
     unowned = [s.shard for s in stats if s.owner is None]
     status = "ok" if not dead and not (lag and unowned) else "degraded"
     return {
         "status": status,
-        "store": {"backend": describe(store.client), "ok": True, "used_memory_bytes": memory},
+        "store": {"backend": store.describe(), "ok": True, "used_memory_bytes": memory},
         "workers": workers, "lag": lag, "dead_letters": dead,
         "shards": [{"shard": s.shard, "lag": s.lag, "accepted": s.accepted, "applied": s.applied,
                     "dead_letters": s.dead, "stream_length": s.stream_length, "owner": s.owner}
@@ -40,7 +38,7 @@ def health(store: StoreDep) -> dict:
 @router.get("/metrics", summary="Prometheus metrics")
 def metrics_endpoint(store: StoreDep) -> Response:
     try:
-        for s in store.shard_stats():
+        for s in store.streams.shard_stats():
             STREAM_LAG.labels(shard=str(s.shard)).set(s.lag)
             DEAD_ENTRIES.labels(shard=str(s.shard)).set(s.dead)
     except Exception:  # metrics still answer when the store is down

@@ -12,15 +12,19 @@ from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
+from learnguard.api.deps import Caller, CallerDep, RulesDep, SettingsDep, StoreDep
+from learnguard.api.ingest import read_body
+from learnguard.api.routes.sessions import flag_public
+from learnguard.api.timefmt import rfc3339
+from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules
+from learnguard.detector.ranking import UnitTally, rank_units
+from learnguard.detector.records import Review
+from learnguard.features.timeline import public as timeline_public
+from learnguard.service.keys import shard_of
+from learnguard.service.readside import reviewed_score
+from learnguard.service.reports import LearnerCourseReport, ReportFlag, learner_course_reports
+from learnguard.service.store import Store
 
-from api.deps import CallerDep, SettingsDep, StoreDep
-from api.ingest import read_body
-from api.routes.sessions import flag_public
-from api.timefmt import rfc3339
-from detector.readtime import complete_score
-from detector.reports import LearnerCourseReport, ReportFlag, learner_course_reports
-from detector.store import Review, shard_of
-from features.timeline import public as timeline_public
 from learnguard.errors import BadRequest, NotFound, Unprocessable
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
@@ -57,7 +61,7 @@ def _keep(flag: ReportFlag, pattern: str | None, status: str | None, since: floa
 
 
 @router.get("/reports/flagged", summary="Flagged learners, highest risk first (CSV with Accept: text/csv)")
-def flagged(request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep,
             org_id: str | None = None, course_id: str | None = None, pattern: str | None = None,
             status: Literal["open", "confirmed", "dismissed"] | None = None,
             since: str | None = None, until: str | None = None,
@@ -70,10 +74,10 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, settings: Sett
     except ValueError as exc:
         raise BadRequest("cursor: not a cursor this service gave out") from exc
     items = []
-    for report in learner_course_reports(store, settings, caller.key.org, org_id, course_id):
+    for report in learner_course_reports(store, rules, caller.key.org, org_id, course_id):
         kept = [f for f in report.flags if _keep(f, pattern, status, start, end)]
         risk = max((f.flag.confidence for f in kept if f.flag.misconduct),
-                   default=max((min(f.flag.confidence, 0.45) for f in kept), default=0.0))
+                   default=max((min(f.flag.confidence, NON_MISCONDUCT_CAP) for f in kept), default=0.0))
         if kept and risk >= min_risk:
             items.append({"learner_id": report.learner_id, "org_id": report.org_id, "course_id": report.course_id,
                           "risk": round(risk, 4), "patterns": sorted({f.flag.pattern for f in kept}),
@@ -108,23 +112,24 @@ class ReviewBody(msgspec.Struct):
     note: str = ""
 
 
-def _flag_detail(store, settings, flag_id: str, caller) -> tuple[dict, object]:
-    ref = store.flag_ref(flag_id)
+def _flag_detail(store: Store, rules: Rules, flag_id: str, caller: Caller) -> dict:
+    ref = store.flags.ref(flag_id)
     if ref is None:
         raise NotFound(f"flag {flag_id!r} is unknown (flags are known once a score or report showed them)")
     caller.require_org(ref.org_id, f"flag {flag_id}")
-    record = store.load_record(shard_of(ref.learner_id, store.shards), ref.session_id)
+    record = store.sessions.load_record(shard_of(ref.learner_id, store.shards), ref.session_id)
     flag = None
     if record is not None and record.score is not None:
-        flag = next((f for f in complete_score(store, record, settings).flags if f.flag_id == flag_id), None)
+        flag = next((f for f in reviewed_score(store, record, rules)[0].flags if f.flag_id == flag_id), None)
     out = flag_public(flag) if flag is not None else {"flag_id": flag_id, "pattern": ref.pattern,
                                                       "note": "the flag no longer applies to the session"}
     out.update(session_id=ref.session_id, learner_id=ref.learner_id, course_id=ref.course_id, org_id=ref.org_id)
-    return out, ref
+    return out
 
 
 @router.post("/flags/{flag_id}/review", summary="Confirm or dismiss a flag (kept with who and when)")
-async def review(flag_id: str, request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep) -> Response:
+async def review(flag_id: str, request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+                 rules: RulesDep) -> Response:
     caller.require("reviews")
     try:
         body = msgspec.json.decode(await read_body(request, settings), type=ReviewBody)
@@ -132,18 +137,18 @@ async def review(flag_id: str, request: Request, caller: CallerDep, store: Store
         raise Unprocessable(f"{exc}; send {{\"decision\": \"confirmed\" | \"dismissed\", \"note\": \"…\"}}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
-    out, _ = _flag_detail(store, settings, flag_id, caller)
-    reviews = store.add_review(flag_id, Review(decision=body.decision, note=body.note[:2000],
+    out = _flag_detail(store, rules, flag_id, caller)
+    reviews = store.flags.add_review(flag_id, Review(decision=body.decision, note=body.note[:2000],
                                                by_key=caller.key.key_id, by_name=caller.key.name, at=time.time()))
     out.update(status=reviews[-1].decision, reviews=[review_public(r) for r in reviews])
     return Response(msgspec.json.encode(out), media_type="application/json")
 
 
 @router.get("/flags/{flag_id}", summary="A flag with its reasons and review history")
-def get_flag(flag_id: str, caller: CallerDep, store: StoreDep, settings: SettingsDep) -> Response:
+def get_flag(flag_id: str, caller: CallerDep, store: StoreDep, rules: RulesDep) -> Response:
     caller.require("reports")
-    out, _ = _flag_detail(store, settings, flag_id, caller)
-    reviews = store.reviews_of([flag_id]).get(flag_id, [])
+    out = _flag_detail(store, rules, flag_id, caller)
+    reviews = store.flags.reviews_of([flag_id]).get(flag_id, [])
     out.update(status=reviews[-1].decision if reviews else "open", reviews=[review_public(r) for r in reviews])
     return Response(msgspec.json.encode(out), media_type="application/json")
 
@@ -154,54 +159,34 @@ def _in_period(report: LearnerCourseReport, since: float | None, until: float | 
 
 
 @router.get("/reports/orgs", summary="Ranking of units: honour and warning lists")
-def orgs(caller: CallerDep, store: StoreDep, settings: SettingsDep, under: str | None = None,
+def orgs(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
          course_id: str | None = None, since: str | None = None, until: str | None = None) -> Response:
     caller.require("reports")
     start, end = _time(since, "since"), _time(until, "until")
-    rows: dict[str, dict] = {}
-    for report in learner_course_reports(store, settings, caller.key.org, under, course_id):
+    tallies: dict[str, UnitTally] = {}
+    courses = {}
+    for report in learner_course_reports(store, rules, caller.key.org, under, course_id):
         if not _in_period(report, start, end):
             continue
-        course = store.get_course(report.course_id)
-        required = course.required_hours if course and course.required_hours else None
-        row = rows.setdefault(report.org_id, {"org_id": report.org_id, "learners": set(), "active": set(),
-                                              "hours": 0.0, "complete": set(), "flagged": set(), "confirmed": set()})
-        row["learners"].add(report.learner_id)
-        hours = max(0.0, report.effective_seconds) / 3600
-        row["hours"] += hours
-        if hours >= 1:
-            row["active"].add(report.learner_id)
-        if required and hours >= required:
-            row["complete"].add(report.learner_id)
-        if any(f.flag.misconduct for f in report.flags):
-            row["flagged"].add(report.learner_id)
-        if any(f.status == "confirmed" for f in report.flags):
-            row["confirmed"].add(report.learner_id)
-    items = []
-    for row in rows.values():
-        n = len(row["learners"])
-        items.append({"org_id": row["org_id"], "learners": n, "active_learners": len(row["active"]),
-                      "effective_hours_per_learner": round(row["hours"] / n, 2),
-                      "completion_rate": round(len(row["complete"]) / n, 4),
-                      "flagged_rate": round(len(row["flagged"]) / n, 4),
-                      "confirmed_rate": round(len(row["confirmed"]) / n, 4)})
-    items.sort(key=lambda r: (-(r["completion_rate"] - r["flagged_rate"]), -r["effective_hours_per_learner"],
-                              r["org_id"]))
-    for rank, item in enumerate(items, start=1):
-        item["rank"] = rank
-        item["list"] = ("warning" if item["flagged_rate"] >= 0.2 or (rank > len(items) - 3 and len(items) > 3)
-                        else "honour" if rank <= 3 and item["flagged_rate"] == 0 else None)
-    return Response(msgspec.json.encode({"items": items, "ranked_by": "completion_rate − flagged_rate, then "
-                                         "effective hours per learner"}), media_type="application/json")
+        if report.course_id not in courses:
+            courses[report.course_id] = store.courses.get(report.course_id)
+        course = courses[report.course_id]
+        tally = tallies.setdefault(report.org_id, UnitTally(report.org_id))
+        tally.add(report.learner_id, max(0.0, report.effective_seconds) / 3600,
+                  course.required_hours if course and course.required_hours else None,
+                  flagged=any(f.flag.misconduct for f in report.flags),
+                  confirmed=any(f.status == "confirmed" for f in report.flags))
+    items, rule = rank_units(list(tallies.values()))
+    return Response(msgspec.json.encode({"items": items, "ranked_by": rule}), media_type="application/json")
 
 
 @router.get("/reports/trend", summary="Flagged share of sessions per day and pattern (dashboard)")
-def trend(caller: CallerDep, store: StoreDep, settings: SettingsDep, under: str | None = None,
+def trend(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
           course_id: str | None = None) -> Response:
     caller.require("reports")
     days: dict[str, dict] = {}
-    for report in learner_course_reports(store, settings, caller.key.org, under, course_id):
-        lc = store.load_learner_course(report.learner_id, report.course_id)
+    for report in learner_course_reports(store, rules, caller.key.org, under, course_id):
+        lc = store.sessions.load_learner_course(report.learner_id, report.course_id)
         for sid, summary in (lc.sessions.items() if lc else []):
             day = rfc3339(summary.first_ts)[:10]
             entry = days.setdefault(day, {"day": day, "sessions": 0, "flagged": {}})
@@ -215,18 +200,17 @@ def trend(caller: CallerDep, store: StoreDep, settings: SettingsDep, under: str 
 
 
 @router.get("/sessions/{session_id}/timeline", summary="Playback timeline of a session (evidence)")
-def timeline(session_id: str, caller: CallerDep, store: StoreDep, settings: SettingsDep) -> Response:
+def timeline(session_id: str, caller: CallerDep, store: StoreDep, rules: RulesDep) -> Response:
     caller.require("reports")
-    counts = store.accepted_counts(session_id)
+    counts = store.streams.accepted_counts(session_id)
     if not counts:
         raise NotFound(f"session {session_id!r} has no events")
     shard = next(iter(counts))
-    record = store.load_record(shard, session_id)
+    record = store.sessions.load_record(shard, session_id)
     if record is None or record.score is None:
         raise NotFound(f"session {session_id!r} is not processed yet")
     caller.require_org(record.state.org_id, f"session {session_id}")
-    score = complete_score(store, record, settings)
-    reviews = store.reviews_of([f.flag_id for f in score.flags])
+    score, reviews = reviewed_score(store, record, rules)
     flags = [report_flag_public(ReportFlag(session_id, f, reviews.get(f.flag_id, []))) for f in score.flags]
     points = timeline_public(record.state.timeline, list(record.state.videos), record.state.timeline_base)
     for point in points:

@@ -7,14 +7,15 @@ import time
 
 import msgspec
 from fastapi import APIRouter, Request, Response
+from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
+from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
+from learnguard.api.timefmt import rfc3339
+from learnguard.detector.base import Flag
+from learnguard.detector.records import SessionRecord
+from learnguard.service import metrics
+from learnguard.service.readside import reviewed_score
+from learnguard.service.store import Store
 
-from api.deps import CallerDep, SettingsDep, StoreDep
-from api.ingest import ingest, is_ndjson, parse_events, read_body
-from api.timefmt import rfc3339
-from detector.base import Flag
-from detector.readtime import complete_score
-from detector.store import FlagRef, SessionRecord, Store
-from learnguard import metrics
 from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -32,7 +33,7 @@ def flag_public(flag: Flag) -> dict:
 
 async def wait_until_applied(store: Store, session_id: str, timeout_s: float) -> SessionRecord:
     """Poll until every event accepted for the session is applied, or give up clearly."""
-    counts = store.accepted_counts(session_id)
+    counts = store.streams.accepted_counts(session_id)
     if not counts:
         raise NotFound(f"session {session_id!r} has no events")
     if len(counts) > 1:
@@ -42,7 +43,7 @@ async def wait_until_applied(store: Store, session_id: str, timeout_s: float) ->
     deadline = time.monotonic() + timeout_s
     pause = 0.002
     while True:
-        record = store.load_record(shard, session_id)
+        record = store.sessions.load_record(shard, session_id)
         applied = record.state.applied_events if record else 0
         if record is not None and applied >= accepted:
             return record
@@ -56,7 +57,7 @@ async def wait_until_applied(store: Store, session_id: str, timeout_s: float) ->
 
 @router.post("/sessions/{session_id}/score", summary="Score a session")
 async def score(session_id: str, request: Request, caller: CallerDep, store: StoreDep,
-                settings: SettingsDep) -> Response:
+                settings: SettingsDep, rules: RulesDep) -> Response:
     """Risk, flags and the study time that stands, reflecting every event accepted before."""
     started = time.perf_counter()
     caller.require("score")
@@ -79,14 +80,7 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     caller.require_org(state.org_id, f"session {session_id}")
     if result is None:
         raise Unavailable(f"session {session_id!r} is not scored yet")
-    result = complete_score(store, record, settings)
-    if result.flags:
-        store.register_flags({flag.flag_id: FlagRef(session_id, state.learner_id, state.course_id, state.org_id,
-                                                    flag.pattern) for flag in result.flags})
-        reviews = store.reviews_of([flag.flag_id for flag in result.flags])
-        statuses = {fid: r[-1].decision for fid, r in reviews.items()}
-        result = msgspec.structs.replace(result, flags=[
-            msgspec.structs.replace(flag, status=statuses.get(flag.flag_id, flag.status)) for flag in result.flags])
+    result, _ = reviewed_score(store, record, rules)
     answer = {
         "session_id": session_id, "learner_id": state.learner_id, "org_id": state.org_id,
         "course_id": state.course_id, "risk": result.risk, "level": result.level,

@@ -9,13 +9,14 @@ the detectors use their fixed floors alone and say so.
 
 from __future__ import annotations
 
+import io
 import pickle
 
 import msgspec
-from river import anomaly, compose, preprocessing, stats
+from learnguard.models.online import OnlineSessionModel
+from river import stats
 
 MIN_COHORT = 30
-MIN_ONLINE = 50
 
 # feature -> (quantile, which sessions teach it)
 TRACKED: dict[str, float] = {
@@ -47,10 +48,6 @@ class CohortView(msgspec.Struct, frozen=True):
         return self.quantiles.get(feature)
 
 
-def _numeric(features: dict[str, float]) -> dict[str, float]:
-    return {name: float(value) for name, value in features.items()}
-
-
 class CohortBaseline:
     """river quantiles per tracked feature; ``learn_one`` takes a session's features.
 
@@ -66,29 +63,28 @@ class CohortBaseline:
         self.sessions = 0
         self.quantiles = {name: stats.Quantile(q) for name, q in TRACKED.items()}
         self.counts = dict.fromkeys(TRACKED, 0)
-        self.online = compose.Pipeline(preprocessing.MinMaxScaler(),
-                                       anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=100, seed=7))
-        self.online_levels = {q: stats.Quantile(q) for q in (0.5, 0.9, 0.99)}
+        self.online = OnlineSessionModel()
 
-    def score_one(self, features: dict[str, float]) -> dict[str, float | int | str]:
-        """The online model's view of a session against this cohort (higher = more unusual)."""
-        score = float(self.online.score_one(_numeric(features)))
-        levels = {q: float(t.get() or 0.0) for q, t in self.online_levels.items()}
-        above = max((q for q, level in levels.items() if score > level and self.sessions), default=0.0)
-        trace: dict[str, float | int | str] = {"model": "river HalfSpaceTrees", "score": round(score, 4),
-                                               "cohort_sessions": self.sessions,
-                                               "above_cohort_percentile": round(above * 100)}
-        if self.sessions < MIN_ONLINE:
-            trace["note"] = (f"cold start: the course's online model has learned {self.sessions} sessions "
-                             f"(needs {MIN_ONLINE}); the pattern detectors decide")
-        return trace
+    def __setstate__(self, state: dict) -> None:
+        """Blobs written before the online model had its own class keep working."""
+        if "online_levels" in state:
+            model = OnlineSessionModel()
+            model.pipeline, model.levels = state.pop("online"), state.pop("online_levels")
+            model.sessions = state["sessions"]
+            state["online"] = model
+        self.__dict__.update(state)
+
+    def score_one(self, features: dict[str, float]) -> float:
+        """How unusual a session is for this course's online model (higher = more unusual)."""
+        return self.online.score_one(features)
+
+    def explain_one(self, features: dict[str, float]) -> dict[str, float | int | str]:
+        """The online model's view of a session against this cohort, for the score's ``online``."""
+        return self.online.explain_one(features)
 
     def learn_one(self, features: dict[str, float]) -> None:
-        numeric = _numeric(features)
-        score = float(self.online.score_one(numeric))
-        for tracker in self.online_levels.values():
-            tracker.update(score)
-        self.online.learn_one(numeric)
+        """Teach one ended session that no detector flagged (STYLE 2)."""
+        self.online.learn_one(features)
         self.sessions += 1
         for name, quantile in self.quantiles.items():
             needed = NEEDS.get(name)
@@ -107,8 +103,18 @@ class CohortBaseline:
 
     @staticmethod
     def loads(blob: bytes) -> CohortBaseline:
-        """Only for blobs this service wrote to its own store (never user input)."""
-        baseline = pickle.loads(blob)  # noqa: S301 - written by our workers only
+        """Only for blobs this service wrote to its own store (never user input); blobs
+        written before the package moved under ``learnguard`` load too."""
+        baseline = _Unpickler(io.BytesIO(blob)).load()
         if not isinstance(baseline, CohortBaseline):
             raise TypeError("not a cohort baseline")
         return baseline
+
+
+class _Unpickler(pickle.Unpickler):
+    """Maps the module of the old layout (``detector.cohort``) to where the class lives now."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if module == "detector.cohort":
+            module = __name__
+        return super().find_class(module, name)

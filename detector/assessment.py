@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from detector.base import CourseInfo, Flag
-from detector.context import CrammingRules, cramming_of
-from detector.scoring import SessionScore
-from detector.store import LearnerCourse
-from features.course import Course
-from features.intervals import add_interval, total_length
-from features.session import SessionState
-from models.irt import RaschFit, percent
+from learnguard.detector.base import Flag
+from learnguard.detector.context import cramming_of
+from learnguard.detector.records import LearnerCourse
+from learnguard.detector.scoring import SessionScore
+from learnguard.detector.thresholds import Thresholds
+from learnguard.features.course import Course, CourseInfo
+from learnguard.features.intervals import add_interval, total_length
+from learnguard.features.session import SessionState
+from learnguard.models.irt import RaschFit, percent
 
 WEIGHTS = {"participation": 0.4, "attitude": 0.3, "mastery": 0.3}
 FEW_ANSWERS = 6
@@ -44,7 +45,7 @@ def coverage_by_video(states: list[SessionState], durations: dict[str, float]) -
 
 
 def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState, SessionScore]],
-           course: Course | None, info: CourseInfo, fit: RaschFit | None, rules: CrammingRules) -> dict[str, Any]:
+           course: Course | None, info: CourseInfo, fit: RaschFit | None, rules: Thresholds) -> dict[str, Any]:
     """The portrait entry for one course (contract §4)."""
     good = {sid: pair for sid, pair in sessions.items() if not _misconduct(pair[1])}
     effective_h = sum(score.effective_seconds for _, score in good.values()) / 3600
@@ -98,7 +99,7 @@ def _participation(effective_h: float, claimed_h: float, required_h: float | Non
 
 
 def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState, SessionScore]],
-              info: CourseInfo, rules: CrammingRules, flags: list[Flag], explanations: list[str]) -> float:
+              info: CourseInfo, rules: Thresholds, flags: list[Flag], explanations: list[str]) -> float:
     notes = []
     if info.deadline is not None:
         cram = cramming_of(learner_course, info.deadline, info.opens_at, rules)
@@ -106,7 +107,7 @@ def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionSt
         late = sum(s.effective_seconds for s in learner_course.sessions.values() if s.first_ts > info.deadline)
         punctuality = 1.0 - late / max(cram.total_hours * 3600, 1.0) if cram.total_hours else 0.5
         notes.append(f"cramming index {cram.index:.2f} ({cram.share_in_window:.0%} of study in the last "
-                     f"{rules.window_hours:.0f} h before the deadline)")
+                     f"{rules.cramming_window_hours:.0f} h before the deadline)")
         if late:
             notes.append(f"{late / 3600:.1f} h studied after the deadline")
     else:

@@ -4,9 +4,8 @@ playback timeline. The notebooks call these; they hold no logic of their own."""
 from __future__ import annotations
 
 import pandas as pd
-
-from detector.store import Store
-from features.timeline import public as timeline_public
+from learnguard.features.timeline import public as timeline_public
+from learnguard.service.store import Store
 
 
 def feature_distributions(sessions: pd.DataFrame, features: list[str]):
@@ -28,10 +27,10 @@ def session_timeline(store: Store, session_id: str):
     """Media position against time for one session, events marked (the dashboard's picture)."""
     import matplotlib.pyplot as plt
 
-    counts = store.accepted_counts(session_id)
-    if not counts:
-        raise LookupError(f"session {session_id!r} has no events in this store")
-    record = store.load_record(next(iter(counts)), session_id)
+    counts = store.streams.accepted_counts(session_id)
+    record = store.sessions.load_record(next(iter(counts)), session_id) if counts else None
+    if record is None:
+        raise LookupError(f"session {session_id!r} has no processed events in this store")
     points = pd.DataFrame(timeline_public(record.state.timeline, list(record.state.videos), record.state.timeline_base))
     fig, ax = plt.subplots(figsize=(10, 4))
     positioned = points.dropna(subset=["position"])

@@ -22,11 +22,11 @@ from typing import Any
 
 import msgspec
 import redis
+from learnguard.features.vector import FEATURE_NAMES
+from learnguard.models.batch import LIVE_KINDS, SessionModel
+from learnguard.service.keys import Keys
 
-from detector.keys import Keys
-from features.vector import FEATURE_NAMES
 from learnguard.errors import Conflict, NotFound, Unprocessable
-from models.batch import LIVE_KINDS, SessionModel
 
 RELOAD_CHECK_S = 2.0
 
@@ -65,9 +65,8 @@ class Registry:
         self._cache: tuple[str | None, SessionModel | None, Envelope | None] = (None, None, None)
         self._checked = 0.0
 
-    # -- keys (kept here: the registry is the store of models) -------------------------
     def _k(self, suffix: str) -> str:
-        return f"{self.keys.prefix}:models:{suffix}"
+        return self.keys.models(suffix)
 
     def _secret(self) -> bytes:
         self.client.set(self._k("secret"), secrets.token_bytes(32), nx=True)

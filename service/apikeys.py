@@ -8,8 +8,7 @@ import time
 
 import msgspec
 import redis
-
-from detector.keys import Keys
+from learnguard.service.keys import Keys
 
 ROLES = ("platform", "supervisor", "analyst", "admin")
 
@@ -31,17 +30,6 @@ class ApiKey(msgspec.Struct):
 
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def org_covers(subtree: str | None, org_id: str) -> bool:
-    """Whether ``org_id`` lies in ``subtree`` (None: everything, for admin keys).
-
-    >>> org_covers("zhejiang/hdu", "zhejiang/hdu/computing"), org_covers("zhejiang/hdu", "zhejiang/hdux")
-    (True, False)
-    """
-    if subtree is None:
-        return True
-    return org_id == subtree or org_id.startswith(subtree + "/")
 
 
 class KeyStore:

@@ -18,20 +18,20 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import msgspec
+from learnguard.detector.base import Detector
+from learnguard.detector.pipeline import BatchEffects, SessionPipeline
+from learnguard.detector.policy import rules_from
+from learnguard.detector.records import SessionRecord
+from learnguard.features.course import CourseInfo
+from learnguard.features.events import Event
+from learnguard.models.cohort import CohortBaseline
+from learnguard.service import metrics
+from learnguard.service.archive import write_entries
+from learnguard.service.store import Store
+from learnguard.service.streams import Entry
 
-from detector.base import Detector
-from detector.archive import write_entries
-from detector.cohort import CohortBaseline
-from detector.scoring import default_detectors, evaluate_session
-from detector.store import LearnerCourse, SessionRecord, SessionSummary, Store
-from features.compact import Ev, compact
-from features.course import Course, course_info
-from features.events import Event
-from features.session import PlaybackRules, SessionState, add_events
-from learnguard import metrics
 from learnguard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ class Worker:
     def __init__(self, store: Store, settings: Settings, detectors: list[Detector] | None = None,
                  worker_id: str | None = None) -> None:
         self.store = store
+        self.streams = store.streams
         self.settings = settings
-        self.detectors = detectors if detectors is not None else default_detectors()
+        self.rules = rules_from(settings)
+        self.detectors = detectors
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.owned: set[int] = set()
         self.needs_pending: set[int] = set()
@@ -66,7 +68,7 @@ class Worker:
         self.applied: dict[int, tuple[int, int] | None] = {}
         self.failures: dict[bytes, int] = defaultdict(int)
         self.errors: dict[bytes, str] = {}
-        self.courses: dict[str, tuple[float, Course | None]] = {}
+        self.courses: dict[str, tuple[float, CourseInfo]] = {}
         self.cohorts: dict[tuple[int, str], CohortBaseline] = {}
         self.last_balance = 0.0
         self.last_reclaim = time.monotonic()
@@ -76,20 +78,20 @@ class Worker:
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:
         """Renew leases, then take or give back shards so live workers share them evenly."""
-        live = max(1, self.store.heartbeat(self.worker_id, self.settings.lease_ms))
-        held = set(self.store.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
+        live = max(1, self.streams.heartbeat(self.worker_id, self.settings.lease_ms))
+        held = set(self.streams.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
         for shard in self.owned - held:
             self._drop(shard, "lease lost")
         target = math.ceil(self.store.shards / live)
         for shard in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - target)]:
-            self.store.release_lease(shard, self.worker_id)
+            self.streams.release_lease(shard, self.worker_id)
             self._drop(shard, "rebalanced")
         free = [s for s in range(self.store.shards) if s not in self.owned]
         random.shuffle(free)
         for shard in free:
             if len(self.owned) >= target:
                 break
-            if self.store.try_lease(shard, self.worker_id, self.settings.lease_ms):
+            if self.streams.try_lease(shard, self.worker_id, self.settings.lease_ms):
                 self._acquire(shard)
         self.last_balance = time.monotonic()
 
@@ -97,14 +99,14 @@ class Worker:
         """Take a shard over: claim every entry its previous owner left unacked."""
         self.owned.add(shard)
         self._forget(shard)
-        raw = self.store.applied_id(shard)
+        raw = self.streams.applied_id(shard)
         self.applied[shard] = parse_stream_id(raw) if raw else None
         self._claim_idle(shard, min_idle_ms=0)
         self.needs_pending.add(shard)
         log.info("worker %s took shard %d", self.worker_id, shard)
 
     def _claim_idle(self, shard: int, min_idle_ms: int) -> None:
-        if self.store.claim_idle(shard, self.worker_id, min_idle_ms):
+        if self.streams.claim_idle(shard, self.worker_id, min_idle_ms):
             self.needs_pending.add(shard)
 
     def _drop(self, shard: int, why: str) -> None:
@@ -125,9 +127,9 @@ class Worker:
 
     def shutdown(self) -> None:
         for shard in list(self.owned):
-            self.store.release_lease(shard, self.worker_id)
+            self.streams.release_lease(shard, self.worker_id)
             self._drop(shard, "shutdown")
-        self.store.forget_worker(self.worker_id)
+        self.streams.forget_worker(self.worker_id)
         log.info("worker %s stopped after %d events", self.worker_id, self.processed)
 
     def step(self) -> int:
@@ -153,22 +155,22 @@ class Worker:
 
     def archive_and_trim(self, shard: int) -> int:
         """Archive applied entries past the retention window to Parquet, then trim them."""
-        cutoff = self.store.trim_cutoff(shard, self.settings.stream_retention_ms)
+        cutoff = self.streams.trim_cutoff(shard, self.settings.stream_retention_ms)
         archived = 0
         while True:
-            entries = self.store.entries_before(shard, cutoff)
+            entries = self.streams.entries_before(shard, cutoff)
             if not entries:
                 return archived
             if self.settings.archive:
                 archived += write_entries(self.settings.archive_path, shard, entries)
-            self.store.trim_through(shard, entries[-1][0])
+            self.streams.trim_through(shard, entries[-1][0])
 
-    def _read(self) -> dict[int, list[tuple[bytes, dict[bytes, bytes]]]]:
+    def _read(self) -> dict[int, list[Entry]]:
         """Entries delivered before but not acked first (after a failure or a takeover), then new ones."""
         batch = self.settings.worker_batch
-        batches: dict[int, list] = {}
+        batches: dict[int, list[Entry]] = {}
         for shard in sorted(self.needs_pending & self.owned):
-            entries = self.store.read_pending(shard, self.worker_id, batch)
+            entries = self.streams.read_pending(shard, self.worker_id, batch)
             if entries:
                 batches[shard] = entries
             else:
@@ -176,22 +178,19 @@ class Worker:
         fresh = sorted(self.owned - set(batches) - self.needs_pending)
         if fresh:
             block = None if batches else self.settings.worker_block_ms
-            batches.update(self.store.read_new(fresh, self.worker_id, batch, block))
+            batches.update(self.streams.read_new(fresh, self.worker_id, batch, block))
         return batches
 
-    def _course(self, course_id: str) -> Course | None:
+    def _course(self, course_id: str) -> CourseInfo:
+        """What detectors know of a course, re-read at most every ``COURSE_CACHE_S``."""
         cached = self.courses.get(course_id)
         if cached and time.monotonic() - cached[0] < COURSE_CACHE_S:
             return cached[1]
-        course = self.store.get_course(course_id)
-        self.courses[course_id] = (time.monotonic(), course)
-        return course
+        info = self.rules.course(self.store.courses.get(course_id))
+        self.courses[course_id] = (time.monotonic(), info)
+        return info
 
-    def _rules(self, course_id: str) -> PlaybackRules:
-        info = course_info(self._course(course_id), self.settings.default_max_rate)
-        return PlaybackRules(max_rate=info.max_rate, reorder_window_s=self.settings.reorder_window_s)
-
-    def _process(self, shard: int, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    def _process(self, shard: int, entries: list[Entry]) -> int:
         """Apply a batch of one shard and commit it; on a failure, retry the batch later.
 
         Entries are applied, scored and taught to the cohort one after another in stream
@@ -208,12 +207,14 @@ class Worker:
                 todo.append((entry_id, fields, decode_entry(fields)))
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 todo.append((entry_id, fields, exc))
-        batch = _BatchState(records=self.cache[shard])
+        effects = BatchEffects(records=self.cache[shard])
         decoded = [events for *_, events in todo if isinstance(events, list)]
         wanted = {e.session_id for events in decoded for e in events}
-        batch.records.update(self.store.load_records(shard, sorted(wanted - set(batch.records))))
+        effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records))))
         pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
-        batch.learner_courses = self.store.load_learner_courses(shard, pairs)
+        effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
+        pipeline = SessionPipeline(self.rules, self._course, lambda course_id: self._cohort(shard, course_id),
+                                   self.detectors)
         dead: list[tuple[bytes, str, bytes]] = []
         last_id: bytes | None = None
         applied_events = 0
@@ -227,7 +228,7 @@ class Worker:
             try:
                 if isinstance(events, Exception):
                     raise events
-                self._apply_entry(shard, batch, events)
+                pipeline.apply(effects, events)
             except Exception as exc:  # a bad entry or a bug must not stop the shard for good
                 log.warning("entry %s of shard %d failed: %s", entry_id, shard, exc)
                 self.failures[entry_id] += 1
@@ -238,27 +239,27 @@ class Worker:
             last_id = entry_id
             applied_events += len(events)
         if last_id is None:
-            self.store.ack(shard, ack_ids)
+            self.streams.ack(shard, ack_ids)
             return 0
-        blobs = {self.store.keys.learner_course(shard, lid, cid): self.store.encode_learner_course(lc)
-                 for (lid, cid), lc in batch.learner_courses.items() if (lid, cid) in batch.changed_pairs}
-        for course_id in batch.cohorts_changed:
-            blobs[self.store.keys.cohort(shard, course_id)] = self.cohorts[(shard, course_id)].dumps()
-        outcome = self.store.commit(shard, self.worker_id, last_id, applied_events,
-                                    {sid: batch.records[sid] for sid in batch.touched}, dead, ack_ids, blobs)
+        blobs = self.store.sessions.record_blobs(shard, {sid: effects.records[sid] for sid in effects.touched})
+        blobs.update(self.store.sessions.learner_course_blobs(
+            shard, [lc for pair, lc in effects.learner_courses.items() if pair in effects.changed_pairs]))
+        for course_id in effects.cohorts_changed:
+            blobs[self.store.sessions.cohort_key(shard, course_id)] = self.cohorts[(shard, course_id)].dumps()
+        outcome = self.streams.commit(shard, self.worker_id, last_id, applied_events, blobs, dead, ack_ids)
         if outcome != "ok":
             self._forget(shard)
             if outcome == "lease_lost":
                 self._drop(shard, "lease lost at commit")
             else:  # stale: another owner applied these entries already
-                self.store.ack(shard, ack_ids)
-                raw = self.store.applied_id(shard)
+                self.streams.ack(shard, ack_ids)
+                raw = self.streams.applied_id(shard)
                 self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
-        self.store.index_sessions(shard, batch.summaries, batch.changed_pairs)
+        self.store.sessions.index_sessions(shard, effects.summaries, effects.changed_pairs)
         self.applied[shard] = parse_stream_id(last_id)
-        if len(batch.records) > MAX_CACHED_SESSIONS:
-            batch.records.clear()
+        if len(effects.records) > MAX_CACHED_SESSIONS:
+            effects.records.clear()
         self.processed += applied_events
         metrics.EVENTS_PROCESSED.inc(applied_events)
         if dead:
@@ -275,65 +276,6 @@ class Worker:
     def _cohort(self, shard: int, course_id: str) -> CohortBaseline:
         key = (shard, course_id)
         if key not in self.cohorts:
-            blob = self.store.load_cohort_blob(shard, course_id)
+            blob = self.store.sessions.load_cohort_blob(shard, course_id)
             self.cohorts[key] = CohortBaseline.loads(blob) if blob else CohortBaseline()
         return self.cohorts[key]
-
-    def _apply_entry(self, shard: int, batch: _BatchState, events: list[Event]) -> None:
-        """Fold one entry's events, then score its sessions (sorted: a fixed order)."""
-        by_session: dict[str, list[Event]] = defaultdict(list)
-        for event in events:
-            by_session[event.session_id].append(event)
-        for session_id, session_events in by_session.items():
-            record = batch.records.get(session_id)
-            first = session_events[0]
-            if record is None:
-                record = batch.records[session_id] = SessionRecord(state=SessionState(
-                    session_id=session_id, learner_id=first.learner_id, org_id=first.org_id,
-                    course_id=first.course_id))
-            compacted: list[Ev] = [compact(event) for event in session_events]
-            add_events(record.state, compacted, self._rules(record.state.course_id))
-        for session_id in sorted(by_session):
-            self._score(shard, batch, batch.records[session_id])
-
-    def _score(self, shard: int, batch: _BatchState, record: SessionRecord) -> None:
-        state = record.state
-        info = course_info(self._course(state.course_id), self.settings.default_max_rate)
-        cohort = self._cohort(shard, state.course_id)
-        score, features = evaluate_session(state, info, self.detectors, self.settings.reorder_window_s,
-                                           cohort.view())
-        score.online = cohort.score_one(features)
-        record.score = score
-        misconduct = any(flag.misconduct for flag in score.flags)
-        if score.ended and not state.cohort_learned:
-            state.cohort_learned = True  # decided once per session, flagged or not
-            if not misconduct:
-                cohort.learn_one(features)
-                batch.cohorts_changed.add(state.course_id)
-        summary = SessionSummary(
-            learner_id=state.learner_id, first_ts=score.first_ts, last_ts=score.last_ts,
-            effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
-            device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
-            misconduct=misconduct, quiz=score.quiz, patterns=sorted({f.pattern for f in score.flags}),
-            risk=score.risk)
-        pair = (state.learner_id, state.course_id)
-        learner_course = batch.learner_courses.get(pair)
-        if learner_course is None:
-            learner_course = batch.learner_courses[pair] = LearnerCourse(
-                learner_id=state.learner_id, course_id=state.course_id, org_id=state.org_id)
-        learner_course.sessions[state.session_id] = summary
-        batch.changed_pairs.add(pair)
-        batch.summaries[state.session_id] = summary
-        batch.touched.add(state.session_id)
-
-
-@dataclass
-class _BatchState:
-    """What one batch changes before it is committed."""
-
-    records: dict[str, SessionRecord]
-    learner_courses: dict[tuple[str, str], LearnerCourse] = field(default_factory=dict)
-    changed_pairs: set[tuple[str, str]] = field(default_factory=set)
-    cohorts_changed: set[str] = field(default_factory=set)
-    summaries: dict[str, SessionSummary] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector.apikeys import org_covers
-from detector.base import CourseInfo, Flag
-from detector.context import cramming_of
-from detector.readtime import complete_score, cramming_rules
-from detector.store import FlagRef, LearnerCourse, Review, Store, shard_of
-from features.course import Course, course_info
-from learnguard.settings import Settings
-
-MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
+from learnguard.detector.base import Flag
+from learnguard.detector.context import cramming_of
+from learnguard.detector.policy import Rules
+from learnguard.detector.records import LearnerCourse, Review
+from learnguard.features.course import CourseInfo
+from learnguard.features.orgs import org_covers
+from learnguard.service.keys import shard_of
+from learnguard.service.readside import reviewed_score
+from learnguard.service.store import Store
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ReportFlag:
 
     @property
     def status(self) -> str:
-        return self.reviews[-1].decision if self.reviews else "open"
+        return self.flag.status
 
 
 @dataclass
@@ -52,14 +52,14 @@ class LearnerCourseReport:
         return sorted({f.flag.pattern for f in self.flags})
 
 
-def _candidates(learner_course: LearnerCourse, info: CourseInfo, settings: Settings,
+def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
                 shared_devices: set[str]) -> list[str]:
     """Sessions that may carry a flag: a session-level one, cramming, or a shared device."""
-    rules = cramming_rules(settings)
+    t = rules.thresholds
     cramming = False
     if info.deadline is not None:
-        result = cramming_of(learner_course, info.deadline, info.opens_at, rules)
-        cramming = result.share_in_window >= rules.min_share and result.window_hours_studied >= rules.min_hours
+        result = cramming_of(learner_course, info.deadline, info.opens_at, t)
+        cramming = result.share_in_window >= t.cramming_min_share and result.window_hours_studied >= t.cramming_min_hours
     return [sid for sid, s in learner_course.sessions.items()
             if s.patterns or cramming or s.device in shared_devices
             or (len(learner_course.sessions) > 1 and _overlaps_elsewhere(sid, learner_course))]
@@ -71,17 +71,16 @@ def _overlaps_elsewhere(session_id: str, learner_course: LearnerCourse) -> bool:
                for sid, other in learner_course.sessions.items() if sid != session_id)
 
 
-def learner_course_reports(store: Store, settings: Settings, caller_org: str | None, org_filter: str | None,
+def learner_course_reports(store: Store, rules: Rules, caller_org: str | None, org_filter: str | None,
                            course_id: str | None) -> list[LearnerCourseReport]:
     """Every learner x course in scope, with its flags (complete, reviewed) attached."""
     reports: list[LearnerCourseReport] = []
-    for cid in ([course_id] if course_id else store.course_ids()):
-        course: Course | None = store.get_course(cid)
-        info = course_info(course, settings.default_max_rate)
-        in_scope = [lc for lc in store.roster_learner_courses(cid)
+    for cid in ([course_id] if course_id else store.sessions.course_ids()):
+        info = rules.course(store.courses.get(cid))
+        in_scope = [lc for lc in store.sessions.roster_learner_courses(cid)
                     if org_covers(caller_org, lc.org_id) and (org_filter is None or org_covers(org_filter, lc.org_id))]
         devices = sorted({s.device for lc in in_scope for s in lc.sessions.values() if s.device})
-        shared = {device for device, sessions in store.devices_sessions(devices).items()
+        shared = {device for device, sessions in store.sessions.devices_sessions(devices).items()
                   if len({s.learner_id for s in sessions.values()}) > 1}
         for lc in in_scope:
             report = LearnerCourseReport(lc.learner_id, lc.org_id, cid, sessions=len(lc.sessions),
@@ -89,18 +88,14 @@ def learner_course_reports(store: Store, settings: Settings, caller_org: str | N
                                                                if not s.misconduct),
                                          first_ts=min((s.first_ts for s in lc.sessions.values()), default=0.0),
                                          last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0))
-            candidates = _candidates(lc, info, settings, shared)
-            records = store.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
-            found: list[tuple[str, Flag]] = []
+            candidates = _candidates(lc, info, rules, shared)
+            records = store.sessions.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
             for sid, record in sorted(records.items()):
-                if record.score is not None:
-                    score = complete_score(store, record, settings)
-                    found += [(sid, flag) for flag in score.flags]
-                    if any(f.pattern == "account_sharing" for f in score.flags):
-                        report.effective_seconds -= lc.sessions[sid].effective_seconds
-            reviews = store.reviews_of([flag.flag_id for _, flag in found])
-            store.register_flags({flag.flag_id: FlagRef(sid, lc.learner_id, cid, lc.org_id, flag.pattern)
-                                  for sid, flag in found})
-            report.flags = [ReportFlag(sid, flag, reviews.get(flag.flag_id, [])) for sid, flag in found]
+                if record.score is None:
+                    continue
+                score, reviews = reviewed_score(store, record, rules)
+                report.flags += [ReportFlag(sid, flag, reviews.get(flag.flag_id, [])) for flag in score.flags]
+                if any(f.pattern == "account_sharing" for f in score.flags):
+                    report.effective_seconds -= lc.sessions[sid].effective_seconds
             reports.append(report)
     return reports

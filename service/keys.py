@@ -25,14 +25,32 @@ deployment (tests use a random one and delete it afterwards).
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
     {p}:workers                   zset   worker id -> last heartbeat (ms)
+    {p}:models:secret             string HMAC key the registry signs artifacts with
+    {p}:models:seq                string last model version number
+    {p}:models:versions           zset   version -> number
+    {p}:models:artifact:{version} hash   envelope, payload, signature
+    {p}:models:active             string the active version
+    {p}:models:history            list   every promotion and rollback (JSON), oldest first
+
+``shard_of`` decides which shard a learner's keys live in.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 STREAM_GROUP = "workers"
 LAYOUT_VERSION = "1"
+
+
+def shard_of(learner_id: str, shards: int) -> int:
+    """A learner's shard: stable across processes and versions (CRC-32, not ``hash``).
+
+    >>> shard_of("learner-1", 8) == shard_of("learner-1", 8)
+    True
+    """
+    return zlib.crc32(learner_id.encode()) % shards
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,11 @@ class Keys:
 
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    def models(self, suffix: str) -> str:
+        """The registry's keys: ``secret``, ``seq``, ``versions``, ``active``, ``history``,
+        ``artifact:{version}``."""
+        return f"{self.prefix}:models:{suffix}"
 
     def pattern(self) -> str:
         """A SCAN pattern for every key of this prefix (used to clean up tests)."""

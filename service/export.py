@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from detector.scoring import SessionScore
-from detector.store import Review, Store, shard_of
-from features.course import course_info
-from features.session import PlaybackRules, SessionState, finalized
-from features.vector import FEATURE_NAMES, session_features
-from learnguard.settings import Settings
-
-MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
+from learnguard.detector.policy import Rules
+from learnguard.detector.records import Review
+from learnguard.detector.scoring import SessionScore
+from learnguard.features.session import SessionState, finalized
+from learnguard.features.vector import FEATURE_NAMES, session_features
+from learnguard.service.keys import shard_of
+from learnguard.service.readside import reviewed_score
+from learnguard.service.store import Store
 
 
 def label_of(score: SessionScore, reviews: dict[str, list[Review]]) -> float | None:
@@ -49,23 +48,20 @@ def session_row(state: SessionState, score: SessionScore, reviews: dict[str, lis
     }
 
 
-def session_rows(store: Store, settings: Settings, since: float | None = None,
+def session_rows(store: Store, rules: Rules, since: float | None = None,
                  until: float | None = None) -> list[dict[str, Any]]:
     """Every session in the store (optionally within an event-time span) as rows."""
-    from detector.readtime import complete_score
-
     rows: list[dict[str, Any]] = []
-    for course_id in store.course_ids():
-        info = course_info(store.get_course(course_id), settings.default_max_rate)
-        rules = PlaybackRules(max_rate=info.max_rate, reorder_window_s=settings.reorder_window_s)
-        for learner_course in store.roster_learner_courses(course_id):
+    for course_id in store.sessions.course_ids():
+        playback = rules.playback(rules.course(store.courses.get(course_id)))
+        for learner_course in store.sessions.roster_learner_courses(course_id):
             wanted = [sid for sid, s in learner_course.sessions.items()
                       if (since is None or s.last_ts >= since) and (until is None or s.first_ts <= until)]
-            records = store.load_records(shard_of(learner_course.learner_id, store.shards), sorted(wanted))
-            scored = {sid: complete_score(store, r, settings) for sid, r in records.items() if r.score}
-            reviews = store.reviews_of([f.flag_id for score in scored.values() for f in score.flags])
-            for sid, score in scored.items():
-                rows.append(session_row(finalized(records[sid].state, rules), score, reviews))
+            records = store.sessions.load_records(shard_of(learner_course.learner_id, store.shards), sorted(wanted))
+            for _, record in sorted(records.items()):
+                if record.score is not None:
+                    score, reviews = reviewed_score(store, record, rules)
+                    rows.append(session_row(finalized(record.state, playback), score, reviews))
     return rows
 
 

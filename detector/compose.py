@@ -1,0 +1,99 @@
+"""A session's complete score, composed when it is read, without I/O.
+
+The worker stores each session's own score; what depends on other sessions or on a
+promoted model is added when a score is read (so a promotion or a new session of the
+learner shows at once): the context detectors (``with_context``), the active model's
+evidence (``with_model``) and the supervisors' rulings (``with_statuses``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+from learnguard.detector.base import Flag, Reason, flag_id_for
+from learnguard.detector.context import with_context
+from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of
+from learnguard.detector.records import LearnerCourse, SessionSummary, summary_of
+from learnguard.detector.scoring import SessionScore
+from learnguard.features.course import CourseInfo
+from learnguard.features.session import SessionState, finalized
+from learnguard.features.vector import session_features
+from learnguard.models.batch import matrix
+
+
+class ModelCard(Protocol):
+    """What fusion needs to know of a registered model (the registry's envelope)."""
+
+    version: str
+    kind: str
+    training: dict[str, Any]
+
+
+class SessionModelLike(Protocol):
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+    def percentile(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def in_context(state: SessionState, score: SessionScore, learner_course: LearnerCourse | None,
+               device_sessions: dict[str, SessionSummary], course: CourseInfo, rules: Rules) -> SessionScore:
+    """The stored score with the learner x course and device detectors added."""
+    summary = (learner_course.sessions.get(state.session_id) if learner_course else None) or summary_of(state, score)
+    return with_context(state.session_id, score, summary, learner_course, device_sessions, course, rules.thresholds)
+
+
+def model_confidence(probability: float, learned: bool) -> float:
+    """How much a model's outlier probability may weigh: all of it for a model learned from
+    rulings, at most ``NON_MISCONDUCT_CAP`` for an unsupervised one.
+
+    >>> model_confidence(1.0, learned=False), model_confidence(0.9, learned=True)
+    (0.45, 0.9)
+    """
+    return probability if learned else min(probability, 1.0) * NON_MISCONDUCT_CAP
+
+
+def model_flag(state: SessionState, score: SessionScore, model: SessionModelLike, card: ModelCard
+               ) -> tuple[list[Flag], dict[str, Any]]:
+    """The model's view of a finalised session: a flag when it finds it unusual, and a trace.
+
+    An unsupervised model's flag is not misconduct and its confidence is capped at
+    ``NON_MISCONDUCT_CAP``: it points an analyst at a session, it accuses no one. A model
+    learned from supervisors' rulings (``semi``) counts as misconduct evidence.
+    """
+    X = matrix([session_features(state)])
+    learned = card.kind == "semi"
+    confidence = model_confidence(float(model.predict_proba(X)[0]), learned)
+    percentile = float(model.percentile(X)[0])
+    trace = {"version": card.version, "kind": card.kind, "percentile": round(percentile, 4),
+             "confidence": round(confidence, 4)}
+    if confidence <= 0:
+        return [], trace
+    what = ("learned from supervisors' rulings" if learned
+            else "unsupervised: points an analyst at the session, accuses no one")
+    reason = Reason("model_unusual_session",
+                    f"model {card.version} ({card.kind}, {what}) finds this session more unusual than "
+                    f"{percentile:.1%} of the {card.training.get('sessions', '?')} sessions it was trained on; "
+                    f"confidence {confidence:.2f}", round(percentile, 4), 0.99)
+    return [Flag(flag_id=flag_id_for(state.session_id, "anomalous_session"), pattern="anomalous_session",
+                 confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts,
+                 misconduct=learned)], trace
+
+
+def with_model(state: SessionState, score: SessionScore, course: CourseInfo, rules: Rules,
+               model: SessionModelLike, card: ModelCard) -> SessionScore:
+    """The score with the active model's evidence fused in."""
+    flags, trace = model_flag(finalized(state, rules.playback(course)), score, model, card)
+    merged = score.flags + flags
+    risk = fuse(merged)
+    return msgspec.structs.replace(score, flags=merged, risk=risk, level=level_of(risk),
+                                   model_version=f"{score.model_version}+{card.version}", model=trace)
+
+
+def with_statuses(score: SessionScore, statuses: dict[str, str]) -> SessionScore:
+    """Each flag with its latest ruling (``confirmed``/``dismissed``; ``open`` when none)."""
+    if not statuses:
+        return score
+    return msgspec.structs.replace(score, flags=[
+        msgspec.structs.replace(flag, status=statuses.get(flag.flag_id, flag.status)) for flag in score.flags])

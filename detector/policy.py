@@ -1,0 +1,83 @@
+"""Scoring policy in one place: what counts as misconduct, how evidence is fused into
+``risk``, the levels, the cap on what is not misconduct, and the rules every detector and
+the pipeline are held to (``rules_from(settings)``).
+
+Fusion is a noisy-OR of the misconduct flags' confidences, so one strong detector is
+enough and independent ones add up; flags that are not misconduct (cramming, an
+unsupervised model) are capped below ``review`` so they never accuse on their own.
+
+>>> fuse_evidence([(0.9, True), (0.95, False)])
+0.945
+>>> level_of(0.45), level_of(0.5), level_of(0.8)
+('normal', 'review', 'high')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from learnguard.detector.thresholds import Thresholds
+from learnguard.features.course import Course, CourseInfo, course_info
+from learnguard.features.session import PlaybackRules
+
+if TYPE_CHECKING:
+    from learnguard.settings import Settings
+
+PATTERNS = ("scripted_playback", "screen_flooding", "last_minute_cramming", "account_sharing")
+MISCONDUCT_PATTERNS = frozenset({"scripted_playback", "screen_flooding", "account_sharing"})
+LEVEL_REVIEW = 0.5
+LEVEL_HIGH = 0.8
+NON_MISCONDUCT_CAP = 0.45
+
+
+def fuse_evidence(evidence: Iterable[tuple[float, bool]]) -> float:
+    """Risk from (confidence, is misconduct) pairs: noisy-OR of the misconduct ones, joined
+    by the strongest other one capped at ``NON_MISCONDUCT_CAP``."""
+    keep = 1.0
+    other = 0.0
+    for confidence, misconduct in evidence:
+        if misconduct:
+            keep *= 1.0 - confidence
+        else:
+            other = max(other, min(confidence, NON_MISCONDUCT_CAP))
+    return round(1.0 - keep * (1.0 - other), 4)
+
+
+def fuse(flags: Iterable[Any]) -> float:
+    """Risk of a session from its flags (anything with ``confidence`` and ``misconduct``)."""
+    return fuse_evidence((flag.confidence, flag.misconduct) for flag in flags)
+
+
+def level_of(risk: float) -> str:
+    if risk >= LEVEL_HIGH:
+        return "high"
+    if risk >= LEVEL_REVIEW:
+        return "review"
+    return "normal"
+
+
+class Rules(msgspec.Struct, frozen=True):
+    """What the pipeline and the detectors are held to, from one ``Settings``."""
+
+    reorder_window_s: float = 90.0
+    default_max_rate: float = 2.0
+    thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
+
+    def course(self, course: Course | None) -> CourseInfo:
+        """What detectors know of a course (defaults when it was never described)."""
+        return course_info(course, self.default_max_rate)
+
+    def playback(self, course: CourseInfo) -> PlaybackRules:
+        """The physics a session of ``course`` is folded with."""
+        return PlaybackRules(max_rate=course.max_rate, reorder_window_s=self.reorder_window_s)
+
+
+def rules_from(settings: Settings) -> Rules:
+    """The one way settings become rules (cramming keeps its own ``LEARNGUARD_CRAMMING_*``)."""
+    overrides: dict[str, Any] = {"cramming_window_hours": settings.cramming_window_hours,
+                                 "cramming_min_share": settings.cramming_min_share,
+                                 "cramming_min_hours": settings.cramming_min_hours, **settings.thresholds}
+    return Rules(reorder_window_s=settings.reorder_window_s, default_max_rate=settings.default_max_rate,
+                 thresholds=Thresholds.from_overrides(overrides))

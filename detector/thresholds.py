@@ -1,0 +1,117 @@
+"""Every threshold a detector uses: one named, documented setting each, with its default.
+
+A cheater who reads this file learns the numbers; that is assumed (DESIGN, Trust). They
+are settings so that an operator can tighten or loosen them per deployment
+(``LEARNGUARD_THRESHOLDS='{"sharing_min_accounts": 4}'``) without a release, and so that
+the README's table is generated from here and cannot drift (a test compares them).
+
+>>> Thresholds().sharing_min_accounts
+3
+>>> Thresholds.from_overrides({"cramming_min_share": 0.7}).cramming_min_share
+0.7
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+
+def _doc(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text, ge=0)
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The numbers the pattern and context detectors compare measurements with."""
+
+    # -- scripted playback: physics --------------------------------------------------
+    unexplained_min_s: Annotated[float, _doc(
+        "reported progress no playback explains is strong evidence from this many seconds "
+        "(below it, jitter and lost events explain the gap)")] = 120.0
+    unexplained_min_share: Annotated[float, _doc(
+        "... and from this share of the claimed progress")] = 0.5
+    parallel_videos_max: Annotated[int, _doc(
+        "videos advancing at once that a person may have (two tabs happen)")] = 2
+    clock_skew_max_s: Annotated[float, _doc(
+        "device clock offset from the platform's server tolerated before it is noted (weak)")] = 120.0
+    # -- scripted playback: absence of a person ----------------------------------------
+    min_repeats: Annotated[int, _doc(
+        "pauses, video changes or checks needed before their timing is judged")] = 2
+    auto_resume_max_mean_s: Annotated[float, _doc(
+        "resuming this soon after every pause, on average, looks automatic")] = 2.0
+    constant_sd_s: Annotated[float, _doc(
+        "... when the resume or next-video gaps vary by less than this (sd)")] = 0.35
+    next_video_max_mean_s: Annotated[float, _doc(
+        "starting the next video this soon after the last ended, on average, looks automatic")] = 2.5
+    check_fast_floor_s: Annotated[float, _doc(
+        "presence checks answered faster than this on average (or the cohort's 5th percentile, "
+        "whichever is lower) were not read")] = 1.2
+    check_even_min: Annotated[int, _doc(
+        "checks needed before an even answering rhythm is judged")] = 5
+    check_even_max_mean_s: Annotated[float, _doc(
+        "an even rhythm is judged for answers within this many seconds on average")] = 3.5
+    check_even_sd_s: Annotated[float, _doc(
+        "answer latencies varying by less than this (sd) are machine-even")] = 0.35
+    untrusted_min: Annotated[int, _doc(
+        "script-made inputs (isTrusted=false) during playback that count as strong evidence")] = 3
+    long_play_s: Annotated[float, _doc(
+        "playback this long without a seek and with at most one pause is noted (weak)")] = 3600.0
+    unbroken_s: Annotated[float, _doc(
+        "one sitting of playback this long without a 5 s break is noted (weak)")] = 3 * 3600.0
+    regular_heartbeat_sd_s: Annotated[float, _doc(
+        "heartbeats more regular than this (sd of the gaps) are noted (weak)")] = 0.05
+    # -- screen flooding ----------------------------------------------------------------
+    template_repeats: Annotated[int, _doc(
+        "comments of one template (digits folded) that make templated flooding")] = 5
+    comments_min: Annotated[int, _doc(
+        "comments a session needs before its comments are judged")] = 10
+    comments_per_hour_floor: Annotated[float, _doc(
+        "comment rate flagged above this or the cohort's 99th percentile, whichever is higher")] = 30.0
+    burst_clicks_min: Annotated[int, _doc(
+        "clicks inside bursts needed for a click storm")] = 15
+    clicks_per_s_floor: Annotated[float, _doc(
+        "clicks in one second flagged from this or the cohort's 99th percentile, whichever is higher")] = 5.0
+    short_dwells_floor: Annotated[float, _doc(
+        "pages left within 4 s flagged from this many or the cohort's 99th percentile")] = 20.0
+    # -- last-minute cramming --------------------------------------------------------------
+    cramming_window_hours: Annotated[float, _doc(
+        "the window before the deadline that counts as the last minute (hours)")] = 72.0
+    cramming_min_share: Annotated[float, _doc(
+        "share of the learner's effective study time in that window that is flagged")] = 0.6
+    cramming_min_hours: Annotated[float, _doc(
+        "... with at least this many effective hours in the window")] = 1.0
+    # -- account sharing and schedules ---------------------------------------------------
+    sharing_min_accounts: Annotated[int, _doc(
+        "accounts one device works through one after another that make account sharing")] = 3
+    sharing_max_gap_s: Annotated[float, _doc(
+        "each next account's session starts within this many seconds of the previous one's end")] = 90 * 60.0
+    sharing_day_s: Annotated[float, _doc(
+        "sessions on a device within this many seconds of each other are looked at together")] = 12 * 3600.0
+    two_places_min_overlap_s: Annotated[float, _doc(
+        "one learner studying on two devices at once for this long is strong evidence")] = 600.0
+    same_start_min_days: Annotated[int, _doc(
+        "days needed before a fixed daily start time is judged")] = 4
+    same_start_sd_min: Annotated[float, _doc(
+        "start times varying by less than this many minutes (sd) look scheduled (weak)")] = 3.0
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any]) -> Thresholds:
+        """Defaults with some values replaced; an unknown name or a bad value raises
+        ``ValueError`` naming it."""
+        try:
+            return msgspec.convert(overrides, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"LEARNGUARD_THRESHOLDS: {exc}") from exc
+
+
+def threshold_table() -> str:
+    """The README's table of thresholds (name, default, meaning), generated from the code."""
+    info = msgspec.inspect.type_info(Thresholds)
+    assert isinstance(info, msgspec.inspect.StructType)
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for field in info.fields:
+        schema = getattr(field.type, "extra_json_schema", None) or {}
+        text = schema.get("description", "")
+        rows.append(f"| `{field.name}` | {field.default:g} | {text} |")
+    return "\n".join(rows)

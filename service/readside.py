@@ -1,0 +1,87 @@
+"""The read side: a session's complete score, the course's Rasch fit and a learner's
+portrait, composed from what the worker stored (one round trip for the context) and the
+active model, with the supervisors' rulings laid over the flags.
+
+This is the one path every reader takes (score, timeline, flag detail, reports,
+portraits, exports), so they all show the same flags with the same statuses.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from learnguard.detector.assessment import assess, course_responses
+from learnguard.detector.compose import in_context, with_model, with_statuses
+from learnguard.detector.policy import Rules
+from learnguard.detector.records import FlagRef, Review, SessionRecord
+from learnguard.detector.scoring import SessionScore
+from learnguard.features.session import finalized
+from learnguard.models.irt import RaschFit, fit_rasch
+from learnguard.service.courses import decode_course
+from learnguard.service.keys import shard_of
+from learnguard.service.store import Store
+
+RASCH_TTL_S = 300
+
+
+def complete_score(store: Store, record: SessionRecord, rules: Rules) -> SessionScore:
+    """The stored score with cramming, account sharing, schedules and model evidence added."""
+    state, score = record.state, record.score
+    assert score is not None
+    learner_course, device_sessions, raw_course = store.sessions.context_of(
+        state.learner_id, state.course_id, state.devices[:2])
+    course = rules.course(decode_course(raw_course))
+    result = in_context(state, score, learner_course, device_sessions, course, rules)
+    model, envelope = store.registry.active()  # pointer re-read at most every 2 s: no round trip per score
+    if model is None or envelope is None:
+        return result
+    return with_model(state, result, course, rules, model, envelope)
+
+
+def reviewed_score(store: Store, record: SessionRecord, rules: Rules
+                   ) -> tuple[SessionScore, dict[str, list[Review]]]:
+    """The complete score with each flag's latest ruling as its status, and the histories.
+
+    Every flag shown is registered by id, so a supervisor can review it.
+    """
+    score = complete_score(store, record, rules)
+    if not score.flags:
+        return score, {}
+    state = record.state
+    store.flags.register({flag.flag_id: FlagRef(state.session_id, state.learner_id, state.course_id, state.org_id,
+                                                flag.pattern) for flag in score.flags})
+    reviews = store.flags.reviews_of([flag.flag_id for flag in score.flags])
+    return with_statuses(score, {fid: history[-1].decision for fid, history in reviews.items()}), reviews
+
+
+def course_fit(store: Store, course_id: str) -> RaschFit | None:
+    """The course's Rasch fit, refitted at most every ``RASCH_TTL_S`` seconds."""
+    cached = store.sessions.cached_fit(course_id)
+    if cached:
+        return msgspec.json.decode(cached, type=RaschFit)
+    responses = course_responses(store.sessions.roster_learner_courses(course_id))
+    if not responses:
+        return None
+    fit = fit_rasch(responses)
+    store.sessions.cache_fit(course_id, msgspec.json.encode(fit), RASCH_TTL_S)
+    return fit
+
+
+def learner_portrait(store: Store, learner_id: str, course_id: str | None, rules: Rules
+                     ) -> tuple[str, list[dict]] | None:
+    """(org_id, one assessment per course) for a learner, or None if LearnGuard never saw them."""
+    courses = [course_id] if course_id else store.sessions.courses_of(learner_id)
+    shard = shard_of(learner_id, store.shards)
+    entries: list[dict] = []
+    org_id = ""
+    for cid in courses:
+        learner_course = store.sessions.load_learner_course(learner_id, cid)
+        if learner_course is None:
+            continue
+        org_id = learner_course.org_id
+        records = store.sessions.load_records(shard, sorted(learner_course.sessions))
+        course = store.courses.get(cid)
+        info = rules.course(course)
+        sessions = {sid: (finalized(record.state, rules.playback(info)), complete_score(store, record, rules))
+                    for sid, record in records.items() if record.score is not None}
+        entries.append(assess(learner_course, sessions, course, info, course_fit(store, cid), rules.thresholds))
+    return (org_id, entries) if entries else None

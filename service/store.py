@@ -1,0 +1,77 @@
+"""The store: one Redis connection and the adapters that alone read and write its keys.
+
+    Store
+    ├── streams    Streams       the log: ingest, leases, reads, commits, trims, counters
+    ├── sessions   SessionIndex  session records, learner × course, cohorts, indexes
+    ├── courses    CourseBook    course descriptions
+    ├── flags      FlagBook      flags by id and their reviews
+    ├── apikeys    KeyStore      access keys (hashes only)
+    └── registry   Registry      signed model artifacts, the active version, history
+
+Every key is built in ``keys``; nothing else in the project names a Redis key.
+"""
+
+from __future__ import annotations
+
+import redis
+from learnguard.service.apikeys import KeyStore
+from learnguard.service.courses import CourseBook
+from learnguard.service.flags import FlagBook
+from learnguard.service.keys import LAYOUT_VERSION, Keys
+from learnguard.service.redis_conn import connect
+from learnguard.service.registry import Registry
+from learnguard.service.sessions import SessionIndex
+from learnguard.service.streams import Streams
+
+from learnguard.errors import Conflict
+from learnguard.settings import Settings
+
+
+class Store:
+    """Redis access for one deployment (a key prefix and a shard count)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, shards: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.shards = shards
+        self.streams = Streams(client, keys, shards)
+        self.sessions = SessionIndex(client, keys, shards)
+        self.courses = CourseBook(client, keys)
+        self.flags = FlagBook(client, keys)
+        self.apikeys = KeyStore(client, keys)
+        self.registry = Registry(client, keys)
+
+    @classmethod
+    def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:
+        """Connect and make sure the layout exists and matches the configured shards."""
+        client = client if client is not None else connect(settings)
+        store = cls(client, Keys(settings.key_prefix), settings.shards)
+        store.ensure_layout()
+        return store
+
+    def ensure_layout(self) -> None:
+        meta = self.keys.meta()
+        self.client.hsetnx(meta, "shards", self.shards)
+        self.client.hsetnx(meta, "layout", LAYOUT_VERSION)
+        stored = int(self.client.hget(meta, "shards") or self.shards)  # type: ignore[arg-type]
+        if stored != self.shards:
+            raise Conflict(f"the store was created with {stored} shards but LEARNGUARD_SHARDS is "
+                           f"{self.shards}; set LEARNGUARD_SHARDS={stored}")
+        self.streams.ensure_groups()
+        try:
+            self.client.config_set("set-max-intset-entries", 4096)
+        except redis.RedisError:
+            pass  # a managed server may refuse CONFIG; dedup sets then just use more memory
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    def used_memory(self) -> int | None:
+        info = self.client.info("memory")
+        return info.get("used_memory") if isinstance(info, dict) else None
+
+    def describe(self) -> str:
+        """Where the store is, for /health and the logs."""
+        from learnguard.service.redis_conn import describe
+
+        return describe(self.client)
