@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from learnguard.api.errors import install_error_handlers
-from learnguard.api.routes import courses, dashboard, events, learners, models, ops, reports, sessions
+from learnguard.api.routes import courses, dashboard, events, flags, learners, models, ops, reports, sessions
+from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
                   description="Learning-integrity service: is the study time real?")
     install_error_handlers(app)
     for router in (events.router, courses.router, sessions.router, learners.router, reports.router,
-                   models.router, ops.router, dashboard.router):
+                   flags.router, models.router, ops.router, dashboard.router):
         app.include_router(router)
+    install_openapi(app)
     return app

@@ -6,9 +6,9 @@ exactly the same limits, validation, scoping and dedup.
 
 from __future__ import annotations
 
-import msgspec
 from fastapi import Request
 from learnguard.api.deps import Caller
+from learnguard.api.schemas import IngestResult
 from learnguard.features.events import (
     BodyError,
     Event,
@@ -22,12 +22,6 @@ from learnguard.service.store import Store
 
 from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
 from learnguard.settings import Settings
-
-
-class IngestResult(msgspec.Struct):
-    accepted: int
-    duplicates: int
-    rejected: list[Rejection]
 
 
 async def read_body(request: Request, settings: Settings) -> bytes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 from fastapi import APIRouter, Response
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
-from learnguard.api.routes.sessions import flag_public
+from learnguard.api.present import flag_public
+from learnguard.api.schemas import LearnerPublic, documented
 from learnguard.service.readside import learner_portrait
 
 from learnguard.errors import NotFound
@@ -13,7 +14,8 @@ from learnguard.errors import NotFound
 router = APIRouter(prefix="/v1", tags=["learners"])
 
 
-@router.get("/learners/{learner_id}", summary="A learner's portrait and learning-effect assessment")
+@router.get("/learners/{learner_id}", summary="A learner's portrait and learning-effect assessment",
+            **documented(LearnerPublic, errors=(401, 403, 404, 503)))
 def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: RulesDep,
                 course_id: str | None = None) -> Response:
     caller.require("learners")
@@ -25,5 +27,5 @@ def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: Rule
     caller.require_org(org_id, f"learner {learner_id}")
     for entry in courses:
         entry["flags"] = [flag_public(flag) for flag in entry["flags"]]
-    return Response(msgspec.json.encode({"learner_id": learner_id, "org_id": org_id, "courses": courses}),
+    return Response(msgspec.json.encode(LearnerPublic(learner_id=learner_id, org_id=org_id, courses=courses)),
                     media_type="application/json")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 from fastapi import APIRouter, Response
 from learnguard.api.deps import StoreDep
+from learnguard.api.schemas import HealthPublic, ShardHealth, documented
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 router = APIRouter(tags=["operations"])
@@ -12,30 +14,35 @@ STREAM_LAG = Gauge("learnguard_stream_lag_events", "Accepted events not yet appl
 DEAD_ENTRIES = Gauge("learnguard_dead_letter_entries", "Entries in dead-letter streams", ["shard"])
 
 
-@router.get("/health", summary="Store state, stream lag per shard, dead letters")
-def health(store: StoreDep) -> dict:
+@router.get("/health", summary="Store state, stream lag per shard, dead letters",
+            **documented(HealthPublic, errors=()))
+def health(store: StoreDep) -> Response:
     try:
         store.ping()
         stats = store.streams.shard_stats()
         workers = store.streams.live_workers()
         memory = store.used_memory()
     except Exception as exc:  # the point of /health is to say so, not to fail
-        return {"status": "down", "store": {"backend": store.describe(), "ok": False, "error": str(exc)}}
+        return _answer(HealthPublic(status="down", store={"backend": store.describe(), "ok": False,
+                                                           "error": str(exc)}))
     lag = sum(s.lag for s in stats)
     dead = sum(s.dead for s in stats)
     unowned = [s.shard for s in stats if s.owner is None]
     status = "ok" if not dead and not (lag and unowned) else "degraded"
-    return {
-        "status": status,
-        "store": {"backend": store.describe(), "ok": True, "used_memory_bytes": memory},
-        "workers": workers, "lag": lag, "dead_letters": dead,
-        "shards": [{"shard": s.shard, "lag": s.lag, "accepted": s.accepted, "applied": s.applied,
-                    "dead_letters": s.dead, "stream_length": s.stream_length, "owner": s.owner}
-                   for s in stats],
-    }
+    return _answer(HealthPublic(
+        status=status, store={"backend": store.describe(), "ok": True, "used_memory_bytes": memory},
+        workers=workers, lag=lag, dead_letters=dead,
+        shards=[ShardHealth(shard=s.shard, lag=s.lag, accepted=s.accepted, applied=s.applied, dead_letters=s.dead,
+                            stream_length=s.stream_length, owner=s.owner) for s in stats]))
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+def _answer(health: HealthPublic) -> Response:
+    return Response(msgspec.json.encode(health), media_type="application/json")
+
+
+@router.get("/metrics", summary="Prometheus metrics",
+            responses={200: {"description": "Prometheus text format",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics_endpoint(store: StoreDep) -> Response:
     try:
         for s in store.streams.shard_stats():

@@ -9,8 +9,9 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
+from learnguard.api.present import flag_public
+from learnguard.api.schemas import ScorePublic, ScoreRequest, documented
 from learnguard.api.timefmt import rfc3339
-from learnguard.detector.base import Flag
 from learnguard.detector.records import SessionRecord
 from learnguard.service import metrics
 from learnguard.service.readside import reviewed_score
@@ -21,14 +22,6 @@ from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
 _decode_score_body = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-
-
-def flag_public(flag: Flag) -> dict:
-    out = msgspec.to_builtins(flag)
-    out["start"], out["end"] = rfc3339(flag.start), rfc3339(flag.end)
-    out.pop("misconduct", None)
-    out.pop("suspect_media_seconds", None)
-    return out
 
 
 async def wait_until_applied(store: Store, session_id: str, timeout_s: float) -> SessionRecord:
@@ -55,7 +48,8 @@ async def wait_until_applied(store: Store, session_id: str, timeout_s: float) ->
         pause = min(pause * 2, 0.05)
 
 
-@router.post("/sessions/{session_id}/score", summary="Score a session")
+@router.post("/sessions/{session_id}/score", summary="Score a session",
+             **documented(ScorePublic, body=ScoreRequest, errors=(400, 401, 403, 404, 409, 413, 503)))
 async def score(session_id: str, request: Request, caller: CallerDep, store: StoreDep,
                 settings: SettingsDep, rules: RulesDep) -> Response:
     """Risk, flags and the study time that stands, reflecting every event accepted before."""
@@ -81,14 +75,12 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     if result is None:
         raise Unavailable(f"session {session_id!r} is not scored yet")
     result, _ = reviewed_score(store, record, rules)
-    answer = {
-        "session_id": session_id, "learner_id": state.learner_id, "org_id": state.org_id,
-        "course_id": state.course_id, "risk": result.risk, "level": result.level,
-        "flags": [flag_public(flag) for flag in result.flags],
-        "claimed_seconds": result.claimed_seconds, "effective_seconds": result.effective_seconds,
-        "events": result.events, "model_version": result.model_version,
-        "scored_at": rfc3339(time.time()), "notes": result.notes,
-        "model": result.model, "online": result.online,
-    }
+    answer = ScorePublic(
+        session_id=session_id, learner_id=state.learner_id, org_id=state.org_id, course_id=state.course_id,
+        risk=result.risk, level=result.level,  # type: ignore[arg-type]
+        flags=[flag_public(flag) for flag in result.flags],
+        claimed_seconds=result.claimed_seconds, effective_seconds=result.effective_seconds,
+        events=result.events, model_version=result.model_version, scored_at=rfc3339(time.time()),
+        notes=result.notes, model=result.model, online=result.online)
     metrics.SCORE_LATENCY.observe(time.perf_counter() - started)
     return Response(msgspec.json.encode(answer), media_type="application/json")

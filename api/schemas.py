@@ -1,0 +1,291 @@
+"""What the API answers and accepts, as typed structs named by role (``ScorePublic``).
+
+Routes build these and encode them with msgspec; the same structs are the OpenAPI's
+schemas (``documented`` puts them on a route, ``install_openapi`` adds their components
+and the error shape), so what the docs show is what the service sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from learnguard.detector.base import Reason
+from learnguard.features.course import Course
+from learnguard.features.events import Event, Rejection
+from learnguard.service.registry import Envelope
+
+REF = "#/components/schemas/{name}"
+
+
+# -- ingest and scoring ---------------------------------------------------------------------
+class IngestResult(msgspec.Struct):
+    """Events accepted onto the streams, dropped as duplicates, and refused (with reasons)."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+class FlagPublic(msgspec.Struct):
+    """A flag as readers see it: evidence with values and thresholds, and its ruling."""
+
+    flag_id: str
+    pattern: str
+    confidence: float
+    reasons: list[Reason]
+    start: str
+    end: str
+    status: str
+
+
+class ScorePublic(msgspec.Struct):
+    """``POST /v1/sessions/{id}/score``: risk, flags and the study time that stands."""
+
+    session_id: str
+    learner_id: str
+    org_id: str
+    course_id: str
+    risk: float
+    level: Literal["normal", "review", "high"]
+    flags: list[FlagPublic]
+    claimed_seconds: float
+    effective_seconds: float
+    events: int
+    model_version: str
+    scored_at: str
+    notes: list[str]
+    model: dict[str, Any] | None
+    online: dict[str, Any] | None
+
+
+class ScoreRequest(msgspec.Struct):
+    """Optional body of a score call: events to ingest first (platform keys)."""
+
+    events: list[dict[str, Any]] | None = None
+
+
+class CoursePublic(Course, kw_only=True):
+    """A course description with its id."""
+
+    course_id: str
+
+
+class LearnerPublic(msgspec.Struct):
+    """A learner's portrait: one assessment per course (see the README)."""
+
+    learner_id: str
+    org_id: str
+    courses: list[dict[str, Any]]
+
+
+# -- supervision -------------------------------------------------------------------------------
+class ReviewPublic(msgspec.Struct):
+    decision: str
+    note: str
+    by: str
+    by_key: str
+    at: str
+
+
+class ReviewRequest(msgspec.Struct):
+    decision: Literal["confirmed", "dismissed"]
+    note: str = ""
+
+
+class ReportFlagPublic(FlagPublic, kw_only=True):
+    """A flag in a report, with its session and review history."""
+
+    session_id: str
+    reviews: list[ReviewPublic]
+
+
+class FlagDetailPublic(msgspec.Struct, kw_only=True):
+    """``GET /v1/flags/{id}``: a flag with what it is about and every ruling."""
+
+    flag_id: str
+    pattern: str
+    session_id: str
+    learner_id: str
+    course_id: str
+    org_id: str
+    status: str
+    reviews: list[ReviewPublic]
+    confidence: float | None = None
+    reasons: list[Reason] | None = None
+    start: str | None = None
+    end: str | None = None
+    note: str | None = None
+
+
+class FlaggedLearner(msgspec.Struct):
+    learner_id: str
+    org_id: str
+    course_id: str
+    risk: float
+    patterns: list[str]
+    flags: list[ReportFlagPublic]
+    first_seen: str
+    last_seen: str
+
+
+class FlaggedPage(msgspec.Struct):
+    """``GET /v1/reports/flagged``: one page, highest risk first."""
+
+    items: list[FlaggedLearner]
+    next_cursor: str | None
+
+
+class UnitRank(msgspec.Struct):
+    org_id: str
+    learners: int
+    active_learners: int
+    effective_hours_per_learner: float
+    completion_rate: float
+    flagged_rate: float
+    confirmed_rate: float
+    rank: int
+    list: Literal["honour", "warning"] | None
+
+
+class UnitRanking(msgspec.Struct):
+    """``GET /v1/reports/orgs``: units ranked, and the rule they were ranked by."""
+
+    items: list[UnitRank]
+    ranked_by: str
+
+
+class TrendDay(msgspec.Struct):
+    day: str
+    sessions: int
+    flagged: dict[str, int]
+    share: dict[str, float]
+
+
+class TrendPublic(msgspec.Struct):
+    items: list[TrendDay]
+
+
+class TimelinePoint(msgspec.Struct):
+    at: str
+    type: str
+    video_id: str | None
+    position: float | None
+    extra: Any
+
+
+class TimelinePublic(msgspec.Struct):
+    """``GET /v1/sessions/{id}/timeline``: the playback evidence the dashboard draws."""
+
+    session_id: str
+    learner_id: str
+    course_id: str
+    org_id: str
+    risk: float
+    level: str
+    flags: list[ReportFlagPublic]
+    claimed_seconds: float
+    effective_seconds: float
+    points: list[TimelinePoint]
+
+
+# -- models and operations ----------------------------------------------------------------------
+class ModelsPublic(msgspec.Struct):
+    active: str | None
+    versions: list[Envelope]
+    history: list[dict[str, Any]]
+
+
+class PromotedPublic(msgspec.Struct):
+    active: str
+    envelope: Envelope
+
+
+class ActivePublic(msgspec.Struct):
+    active: str | None
+
+
+class ShardHealth(msgspec.Struct):
+    shard: int
+    lag: int
+    accepted: int
+    applied: int
+    dead_letters: int
+    stream_length: int
+    owner: str | None
+
+
+class HealthPublic(msgspec.Struct, omit_defaults=True):
+    """``GET /health``: the store, the workers and each shard's lag."""
+
+    status: Literal["ok", "degraded", "down"]
+    store: dict[str, Any]
+    workers: int | None = None
+    lag: int | None = None
+    dead_letters: int | None = None
+    shards: list[ShardHealth] | None = None
+
+
+PUBLIC = (IngestResult, ScorePublic, ScoreRequest, CoursePublic, LearnerPublic, ReviewRequest, FlagDetailPublic,
+          FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
+          HealthPublic)
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ErrorPublic", "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "what is wrong, naming the field or the limit"}},
+    "additionalProperties": True,
+    "description": "Every error answer: `error` says what is wrong; some add details "
+                   "(`rejected` events, `indexes`, `accepted`/`applied`, `ingest`).",
+}
+ERRORS = {400: "bad body or query", 401: "no key or an unknown or revoked key",
+          403: "the key's role or org subtree does not allow this", 404: "not found",
+          409: "the request contradicts stored state", 413: "body or event count over the limit",
+          422: "a well-formed body that breaks the contract", 503: "store down or workers behind"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def ref(struct: type | str) -> dict[str, str]:
+    return {"$ref": REF.format(name=struct if isinstance(struct, str) else struct.__name__)}
+
+
+def documented(response: type | None, status: int = 200, body: type | str | None = None, *, ndjson: bool = False,
+               csv: bool = False, errors: tuple[int, ...] = (400, 401, 403, 404, 422, 503)) -> dict[str, Any]:
+    """Route decorator arguments that document the answer (and body) with our structs."""
+    content = _json(ref(response)) if response is not None else {}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"description": "OK" if status == 200 else "Accepted", "content": content}}
+    for code in errors:
+        responses[code] = {"description": ERRORS[code], "content": _json({"$ref": REF.format(name="ErrorPublic")})}
+    extra: dict[str, Any] = {}
+    if body is not None:
+        request = _json(ref(body))
+        if ndjson:
+            request["application/x-ndjson"] = {"schema": {"type": "string", "description": "one event per line"}}
+        extra["requestBody"] = {"required": body is not ScoreRequest, "content": request}
+    return {"responses": responses, "openapi_extra": extra} if extra else {"responses": responses}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Add our structs' schemas (and the contract's events) to the app's OpenAPI components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        (*_, batch), components = msgspec.json.schema_components((*PUBLIC, list[Event]), ref_template=REF)
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(components)
+        schemas["ErrorPublic"] = ERROR_SCHEMA
+        schemas["EventBatch"] = {**batch, "description": "contract events (JSON array, or NDJSON): at most "
+                                 "5,000 events and 5 MiB in one body"}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
