@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         stop = threading.Event()
         threads = []
         for _ in range(workers):
-            worker = Worker(Store.open(settings, app.state.store.client), settings)
+            worker = Worker(app.state.store.on_same_connection(settings), settings)
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)
             thread.start()
             threads.append(thread)
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             if opened_here:
                 # drop our connections so an embedded Redis that no other process uses
                 # shuts down (saving its files) when this process exits
-                app.state.store.client.connection_pool.disconnect()
+                app.state.store.close()
 
     app = FastAPI(title="LearnGuard", version=__version__, lifespan=lifespan,
                   description="Learning-integrity service: is the study time real?")

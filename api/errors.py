@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from learnguard.service.store import StoreError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from learnguard.errors import LearnGuardError
@@ -35,8 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail))
 
-    @app.exception_handler(redis.RedisError)
-    async def store_error(request: Request, exc: redis.RedisError) -> JSONResponse:
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> JSONResponse:
         log.error("store error on %s: %s", request.url.path, exc)
         return error_response(503, f"the store is unavailable: {exc}")
 

@@ -60,10 +60,11 @@ def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState
     participation = _participation(effective_h, claimed_h, required_h, coverage, coverage_share, good, explanations)
     attitude = _attitude(learner_course, sessions, info, rules, flags, explanations)
     mastery, mastery_detail = _mastery(learner_course.learner_id, fit, explanations)
-    parts = {"participation": participation, "attitude": attitude, "mastery": mastery}
-    weights = {k: v for k, v in WEIGHTS.items() if parts[k] is not None}
+    parts: dict[str, float | None] = {"participation": participation, "attitude": attitude, "mastery": mastery}
+    present = {k: value for k, value in parts.items() if value is not None}
+    weights = {k: v for k, v in WEIGHTS.items() if k in present}
     total_weight = sum(weights.values())
-    overall = sum(parts[k] * w for k, w in weights.items()) / total_weight
+    overall = sum(present[k] * w for k, w in weights.items()) / total_weight
     explanations.append("overall = " + " + ".join(f"{w / total_weight:.0%} {k}" for k, w in weights.items())
                         + ("" if mastery is not None else " (no quiz answers yet: mastery left out)"))
     return {

@@ -68,7 +68,8 @@ def cramming_flags(session_id: str, summary: SessionSummary, learner_course: Lea
     result = cramming_of(learner_course, course.deadline, course.opens_at, t)
     window_start = course.deadline - t.cramming_window_hours * 3600
     in_window = summary.last_ts >= window_start and summary.first_ts <= course.deadline
-    if not in_window or result.share_in_window < t.cramming_min_share or result.window_hours_studied < t.cramming_min_hours:
+    if not in_window or result.share_in_window < t.cramming_min_share \
+            or result.window_hours_studied < t.cramming_min_hours:
         return []
     reason = Reason(
         "study_concentrated_before_deadline",
@@ -107,7 +108,8 @@ def sharing_evidence(session_id: str, summary: SessionSummary, device_sessions: 
                 found.append(Evidence(Reason(
                     "two_places_at_once",
                     f"studied on device {summary.device} and on {other.device} at the same time for "
-                    f"{overlap / 60:.0f} min (session {other_id}); flagged from {t.two_places_min_overlap_s / 60:.0f} min",
+                    f"{overlap / 60:.0f} min (session {other_id}); flagged from "
+                    f"{t.two_places_min_overlap_s / 60:.0f} min",
                     round(overlap, 1), t.two_places_min_overlap_s), 0.7, True))
                 break
     return found

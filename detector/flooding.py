@@ -31,7 +31,8 @@ class ScreenFloodingDetector:
         click_limit = max(t.clicks_per_s_floor, cohort.baseline("max_clicks_per_s") or 0.0)
         if f["burst_clicks"] >= t.burst_clicks_min and f["max_clicks_per_s"] >= click_limit:
             found.append(Evidence(Reason(
-                "click_storm", f"up to {f['max_clicks_per_s']:.0f} clicks in one second, {f['burst_clicks']:.0f} clicks "
+                "click_storm",
+                f"up to {f['max_clicks_per_s']:.0f} clicks in one second, {f['burst_clicks']:.0f} clicks "
                 f"inside bursts; flagged from {click_limit:.0f}/s sustained over {t.burst_clicks_min} clicks",
                 f["max_clicks_per_s"], click_limit), 0.85, True))
         dwell_limit = max(t.short_dwells_floor, cohort.baseline("short_dwells") or 0.0)

@@ -27,7 +27,8 @@ def person_evidence(view: SessionView) -> list[Evidence]:
         found.append(Evidence(Reason(
             "untrusted_input",
             f"{untrusted:.0f} inputs during playback were made by a script (browser isTrusted=false); people's "
-            f"input is trusted (tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)), 0.7, True))
+            f"input is trusted (tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)),
+            0.7, True))
     if f["resume_gaps"] >= t.min_repeats and f["resume_gap_mean_s"] <= t.auto_resume_max_mean_s \
             and f["resume_gap_sd_s"] <= t.constant_sd_s:
         cohort, note = _cohort_note(view, "resume_gap_mean_s", "5th percentile of resume gaps")

@@ -41,7 +41,8 @@ def physics_evidence(view: SessionView) -> list[Evidence]:
     if parallel > t.parallel_videos_max:
         found.append(Evidence(Reason(
             code="parallel_videos",
-            message=f"{parallel:.0f} videos advanced at the same time; a person watches one (at most {t.parallel_videos_max})",
+            message=(f"{parallel:.0f} videos advanced at the same time; a person watches one "
+                     f"(at most {t.parallel_videos_max})"),
             value=parallel, threshold=float(t.parallel_videos_max)), weight=0.85, strong=True))
     skew = features.get("clock_skew_mean_s", 0.0)
     if abs(skew) > t.clock_skew_max_s:

@@ -50,7 +50,7 @@ class UnitTally:
 def rank_units(tallies: list[UnitTally]) -> tuple[list[dict[str, Any]], str]:
     """Units ranked best first, each with ``rank`` and ``list`` (honour, warning or None),
     and the rule they were ranked by."""
-    items = []
+    items: list[dict[str, Any]] = []
     for tally in tallies:
         n = len(tally.learners)
         items.append({"org_id": tally.org_id, "learners": n, "active_learners": len(tally.active),

@@ -66,16 +66,19 @@ class LearnerCourse(msgspec.Struct):
 def summary_of(state: SessionState, score: SessionScore) -> SessionSummary:
     """A scored session as the learner x course record and the device index keep it.
 
+    Devices and addresses come from the score, which saw the finalised session: events
+    still in the reorder buffer count (a session shorter than the buffer has its device).
+
     >>> from learnguard.detector.scoring import SessionScore
-    >>> state = SessionState("s1", "l1", "org", "c1", devices=["d1"])
+    >>> state = SessionState("s1", "l1", "org", "c1")
     >>> score = SessionScore(risk=0.0, level="normal", flags=[], claimed_seconds=60.0, effective_seconds=60.0,
-    ...                      events=3, model_version="patterns-1")
+    ...                      events=3, model_version="patterns-1", devices=["d1"])
     >>> summary_of(state, score).device, summary_of(state, score).misconduct
     ('d1', False)
     """
     return SessionSummary(
         learner_id=state.learner_id, first_ts=score.first_ts, last_ts=score.last_ts,
         effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
-        device=state.devices[0] if state.devices else None, ip=state.ips[0] if state.ips else None,
+        device=score.devices[0] if score.devices else None, ip=score.ips[0] if score.ips else None,
         misconduct=any(flag.misconduct for flag in score.flags), quiz=score.quiz,
         patterns=sorted({f.pattern for f in score.flags}), risk=score.risk)

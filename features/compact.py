@@ -90,7 +90,8 @@ def compact(event: Event) -> Ev:
     ev.trusted = get(event, "trusted", None)
     ev.correct = get(event, "correct", None)
     ev.duration = get(event, "duration", None)
-    ev.ref = get(event, "check_id", None) or get(event, "item_id", None) or get(event, "page", None) or get(event, "target", None)
+    ev.ref = (get(event, "check_id", None) or get(event, "item_id", None) or get(event, "page", None)
+              or get(event, "target", None))
     text = get(event, "text", None)
     if text is not None:
         ev.text_hash = text_digest(text)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import msgspec
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Time = Union[Annotated[datetime, msgspec.Meta(tz=True)], int]
+Time = Annotated[datetime, msgspec.Meta(tz=True)] | int
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=86400)]
 Rate = Annotated[float, msgspec.Meta(gt=0, le=100)]
 OrgPath = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^/]+(/[^/]+)*$")]
@@ -114,11 +114,8 @@ class CheckAnswer(EventBase, tag="check_answer"):
     correct: bool
 
 
-Event = Union[
-    SessionStart, SessionEnd, VideoPlay, VideoPause, VideoSeek, VideoRateChange,
-    VideoHeartbeat, VideoEnded, PageView, Visibility, Click, Comment, QuizAnswer,
-    CheckPrompt, CheckAnswer,
-]
+Event = (SessionStart | SessionEnd | VideoPlay | VideoPause | VideoSeek | VideoRateChange | VideoHeartbeat
+         | VideoEnded | PageView | Visibility | Click | Comment | QuizAnswer | CheckPrompt | CheckAnswer)
 EVENT_TYPES: tuple[str, ...] = tuple(cls.__struct_config__.tag for cls in Event.__args__)  # type: ignore[attr-defined]
 
 _decode_one = msgspec.json.Decoder(Event).decode
@@ -182,7 +179,8 @@ def _event_id_of(raw: Any) -> str | None:
     return None
 
 
-def validate_raw_events(raws: list[msgspec.Raw], first_index: int = 0) -> tuple[list[Event], list[int], list[Rejection]]:
+def validate_raw_events(raws: list[msgspec.Raw], first_index: int = 0
+                        ) -> tuple[list[Event], list[int], list[Rejection]]:
     """Validate each raw JSON value on its own, so one bad event rejects only itself.
 
     Returns the valid events, their indexes in the batch, and the rejections.
@@ -219,7 +217,8 @@ def decode_json_array(body: bytes) -> tuple[list[Event], list[int], list[Rejecti
         raise_malformed(body, exc, line_hint=None)
         raise
     except msgspec.ValidationError as exc:
-        raise BodyError("body: must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson); " + str(exc).replace("Expected", "expected")) from exc
+        raise BodyError("body: must be a JSON array of events (or NDJSON with Content-Type: "
+                        "application/x-ndjson); " + str(exc).replace("Expected", "expected")) from exc
     return validate_raw_events(raws)
 
 

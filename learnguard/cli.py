@@ -199,7 +199,7 @@ def models_list() -> None:
     table = Table("version", "kind", "created", "by", "training sessions", "held-out metrics", "active")
     from datetime import UTC, datetime
 
-    for envelope in registry.list():
+    for envelope in registry.versions():
         table.add_row(envelope.version, envelope.kind,
                       datetime.fromtimestamp(envelope.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
                       envelope.created_by, str(envelope.training.get("sessions")), str(envelope.metrics),

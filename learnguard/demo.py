@@ -47,7 +47,7 @@ def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) 
     console.print(f"admin key:                         {admin_key}")
     if not stay:
         server.stop()
-        store.client.connection_pool.disconnect()  # lets the embedded Redis stop with us
+        store.close()  # lets the embedded Redis stop with us
         return
     console.print("The service keeps running; Ctrl-C stops it.")
     try:

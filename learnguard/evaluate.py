@@ -54,6 +54,7 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
             truth = cohort.truth.sessions[score["session_id"]]
             archetype = truth["archetype"]
             record = store.sessions.load_record(shard_of(score["learner_id"], settings.shards), score["session_id"])
+            assert record is not None, f"session {score['session_id']} was scored but has no record"
             state = finalized(record.state, playback)
             rows.append({
                 "seed": seed, "session_id": score["session_id"], "learner_id": score["learner_id"],
@@ -70,9 +71,8 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
         return rows
     finally:
         server.stop()
-        for found in store.client.scan_iter(match=store.keys.pattern(), count=1000):
-            store.client.delete(found)
-        store.client.connection_pool.disconnect()
+        store.delete_all()
+        store.close()
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -314,7 +314,8 @@ def print_report(result: dict[str, Any], console: Any) -> None:
                   f"{m['patterns_only']['precision_at_review']}; models only (unsupervised ensemble): ROC-AUC "
                   f"{m['models_only']['roc_auc']}, {m['models_only']['model_flags']} model flags with precision "
                   f"{m['models_only']['precision_of_model_flags']}; fused: ROC-AUC {m['fused']['roc_auc']}, "
-                  f"precision at review {m['fused']['precision_at_review']} (on the later {m['test_sessions']} sessions)")
+                  f"precision at review {m['fused']['precision_at_review']} "
+                  f"(on the later {m['test_sessions']} sessions)")
     for entry in m["label_loop"]:
         console.print(f"  after {entry['reviews']} rulings ({entry['confirmed']} confirmed): "
                       + (entry.get("note") or f"semi-supervised model flags {entry['model_flags']} sessions, precision "

@@ -15,26 +15,30 @@ puts the score against what the model has seen (its running quantiles), for the 
 from __future__ import annotations
 
 from river import anomaly, compose, preprocessing, stats
+from river.base import AnomalyDetector
 
 MIN_ONLINE = 50
 
 
-class OnlineSessionModel:
-    """HalfSpaceTrees (10 trees, height 8) over min-max scaled session features."""
+class OnlineSessionModel(AnomalyDetector):
+    """HalfSpaceTrees (10 trees, height 8) over min-max scaled session features; a river
+    ``AnomalyDetector``, so river's own ``check_estimator`` holds it to river's contract."""
 
     def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 100, seed: int = 7) -> None:
-        if n_trees < 1 or height < 1 or window_size < 1:
-            raise ValueError(f"n_trees, height and window_size must be ≥ 1, got {n_trees}, {height}, {window_size}")
+        for name, value in (("n_trees", n_trees), ("height", height), ("window_size", window_size)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        self.n_trees, self.height, self.window_size, self.seed = n_trees, height, window_size, seed
         self.pipeline = compose.Pipeline(
             preprocessing.MinMaxScaler(),
             anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed))
         self.levels = {q: stats.Quantile(q) for q in (0.5, 0.9, 0.99)}
         self.sessions = 0
 
-    def score_one(self, x: dict[str, float]) -> float:
+    def score_one(self, x: dict) -> float:  # x: dict, as river's AnomalyDetector declares it
         return float(self.pipeline.score_one(_numeric(x)))
 
-    def learn_one(self, x: dict[str, float]) -> None:
+    def learn_one(self, x: dict) -> None:
         numeric = _numeric(x)
         score = float(self.pipeline.score_one(numeric))
         for tracker in self.levels.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -56,24 +57,26 @@ class KeyStore:
         return secret, record
 
     def lookup(self, secret: str) -> ApiKey | None:
-        raw = self.client.get(self.keys.api_key(hash_key(secret)))
+        raw = cast(bytes | None, self.client.get(self.keys.api_key(hash_key(secret))))
         return msgspec.json.decode(raw, type=ApiKey) if raw else None
 
+    def _digests(self) -> list[str]:
+        return [d.decode() for d in cast(set[bytes], self.client.smembers(self.keys.api_keys()))]
+
     def list(self) -> list[ApiKey]:
-        digests = sorted(self.client.smembers(self.keys.api_keys()))
+        digests = sorted(self._digests())
         if not digests:
             return []
-        raws = self.client.mget([self.keys.api_key(d.decode()) for d in digests])
+        raws = cast(list[Any], self.client.mget([self.keys.api_key(d) for d in digests]))
         records = [msgspec.json.decode(raw, type=ApiKey) for raw in raws if raw]
         return sorted(records, key=lambda record: record.created_at)
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke by ``key_id`` (a prefix of the hash, as ``keys list`` shows it)."""
-        matches = [d.decode() for d in self.client.smembers(self.keys.api_keys())
-                   if d.decode().startswith(key_id)]
+        matches = [d for d in self._digests() if d.startswith(key_id)]
         if len(matches) != 1:
             raise LookupError(f"no single key has id {key_id!r} ({len(matches)} match)")
-        raw = self.client.get(self.keys.api_key(matches[0]))
+        raw = cast(bytes, self.client.get(self.keys.api_key(matches[0])))
         record = msgspec.json.decode(raw, type=ApiKey)
         record.revoked_at = time.time()
         self.client.set(self.keys.api_key(matches[0]), msgspec.json.encode(record))

@@ -18,7 +18,7 @@ import platform
 import secrets
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -70,7 +70,7 @@ class Registry:
 
     def _secret(self) -> bytes:
         self.client.set(self._k("secret"), secrets.token_bytes(32), nx=True)
-        return self.client.get(self._k("secret"))
+        return cast(bytes, self.client.get(self._k("secret")))
 
     # -- writing ----------------------------------------------------------------------
     def register(self, model: SessionModel, training: dict[str, Any], metrics: dict[str, Any], by: str) -> Envelope:
@@ -129,24 +129,24 @@ class Registry:
 
     # -- reading ----------------------------------------------------------------------
     def active_version(self) -> str | None:
-        raw = self.client.get(self._k("active"))
+        raw = cast(bytes | None, self.client.get(self._k("active")))
         return raw.decode() if raw else None
 
     def envelope(self, version: str) -> Envelope:
-        raw = self.client.hget(self._k(f"artifact:{version}"), "envelope")
+        raw = cast(bytes | None, self.client.hget(self._k(f"artifact:{version}"), "envelope"))
         if raw is None:
             raise NotFound(f"no model version {version!r}")
         return msgspec.json.decode(raw, type=Envelope)
 
-    def list(self) -> list[Envelope]:
-        return [self.envelope(v.decode()) for v in self.client.zrange(self._k("versions"), 0, -1)]
+    def versions(self) -> list[Envelope]:
+        return [self.envelope(v.decode()) for v in cast(list[bytes], self.client.zrange(self._k("versions"), 0, -1))]
 
     def history(self) -> list[dict[str, Any]]:
-        return [msgspec.json.decode(raw) for raw in self.client.lrange(self._k("history"), 0, -1)]
+        return [msgspec.json.decode(raw) for raw in cast(list[bytes], self.client.lrange(self._k("history"), 0, -1))]
 
     def load(self, version: str) -> tuple[SessionModel, Envelope]:
         """Load a version after checking its signature (never unpickles anything else)."""
-        stored = self.client.hgetall(self._k(f"artifact:{version}"))
+        stored = cast(dict[bytes, bytes], self.client.hgetall(self._k(f"artifact:{version}")))
         if not stored:
             raise NotFound(f"no model version {version!r}")
         head, payload = stored[b"envelope"], stored[b"payload"]

@@ -59,7 +59,8 @@ def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
     cramming = False
     if info.deadline is not None:
         result = cramming_of(learner_course, info.deadline, info.opens_at, t)
-        cramming = result.share_in_window >= t.cramming_min_share and result.window_hours_studied >= t.cramming_min_hours
+        cramming = (result.share_in_window >= t.cramming_min_share
+                    and result.window_hours_studied >= t.cramming_min_hours)
     return [sid for sid, s in learner_course.sessions.items()
             if s.patterns or cramming or s.device in shared_devices
             or (len(learner_course.sessions) > 1 and _overlaps_elsewhere(sid, learner_course))]

@@ -26,6 +26,8 @@ from learnguard.service.streams import Streams
 from learnguard.errors import Conflict
 from learnguard.settings import Settings
 
+StoreError = redis.RedisError  # what the API maps to 503 when the store cannot answer
+
 
 class Store:
     """Redis access for one deployment (a key prefix and a shard count)."""
@@ -48,6 +50,21 @@ class Store:
         store = cls(client, Keys(settings.key_prefix), settings.shards)
         store.ensure_layout()
         return store
+
+    def on_same_connection(self, settings: Settings) -> Store:
+        """Another store object (a worker thread's) sharing this one's connection pool."""
+        return Store.open(settings, self.client)
+
+    def close(self) -> None:
+        """Drop this process's connections (an embedded Redis no one else uses then stops)."""
+        self.client.connection_pool.disconnect()
+
+    def delete_all(self) -> int:
+        """Delete every key of this deployment's prefix (tests and evaluation runs)."""
+        keys = list(self.client.scan_iter(match=self.keys.pattern(), count=1000))
+        for start in range(0, len(keys), 500):
+            self.client.delete(*keys[start:start + 500])
+        return len(keys)
 
     def ensure_layout(self) -> None:
         meta = self.keys.meta()

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _decode_events = msgspec.json.Decoder(list[Event]).decode
 COURSE_CACHE_S = 5.0
 MAX_CACHED_SESSIONS = 50_000  # per shard; past it the cache restarts (state is in Redis)
+Decoded = tuple[bytes, dict[bytes, bytes], list[Event] | Exception]  # an entry: id, fields, events or error
 
 
 def parse_stream_id(raw: bytes) -> tuple[int, int]:
@@ -197,9 +198,27 @@ class Worker:
         order, so the result depends only on the sequence of entries, never on where a
         batch happened to start (a restarted worker gets the same answers).
         """
-        applied = self.applied.get(shard)
         ack_ids = [entry_id for entry_id, _ in entries]
-        todo: list[tuple[bytes, dict[bytes, bytes], list[Event] | Exception]] = []
+        todo = self._decode(shard, entries)
+        effects = BatchEffects(records=self.cache[shard])
+        decoded = [events for *_, events in todo if isinstance(events, list)]
+        wanted = {e.session_id for events in decoded for e in events}
+        effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records))))
+        pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
+        effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
+        applied = self._apply(shard, todo, effects)
+        if applied is None:
+            return 0
+        last_id, applied_events, dead = applied
+        if last_id is None:
+            self.streams.ack(shard, ack_ids)
+            return 0
+        return self._commit(shard, effects, last_id, applied_events, dead, ack_ids)
+
+    def _decode(self, shard: int, entries: list[Entry]) -> list[Decoded]:
+        """The entries not applied yet, each with its events or the error that decoding raised."""
+        applied = self.applied.get(shard)
+        todo: list[Decoded] = []
         for entry_id, fields in entries:
             if fields is None or (applied is not None and parse_stream_id(entry_id) <= applied):
                 continue  # trimmed while pending, or applied before a crash: ack only
@@ -207,12 +226,12 @@ class Worker:
                 todo.append((entry_id, fields, decode_entry(fields)))
             except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
                 todo.append((entry_id, fields, exc))
-        effects = BatchEffects(records=self.cache[shard])
-        decoded = [events for *_, events in todo if isinstance(events, list)]
-        wanted = {e.session_id for events in decoded for e in events}
-        effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records))))
-        pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
-        effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
+        return todo
+
+    def _apply(self, shard: int, todo: list[Decoded], effects: BatchEffects
+               ) -> tuple[bytes | None, int, list[tuple[bytes, str, bytes]]] | None:
+        """Run the pipeline over each entry; an entry that failed ``max_deliveries`` times becomes a
+        dead letter. Returns (last id, events, dead letters), or None when an entry failed now."""
         pipeline = SessionPipeline(self.rules, self._course, lambda course_id: self._cohort(shard, course_id),
                                    self.detectors)
         dead: list[tuple[bytes, str, bytes]] = []
@@ -230,17 +249,22 @@ class Worker:
                     raise events
                 pipeline.apply(effects, events)
             except Exception as exc:  # a bad entry or a bug must not stop the shard for good
-                log.warning("entry %s of shard %d failed: %s", entry_id, shard, exc)
-                self.failures[entry_id] += 1
-                self.errors[entry_id] = f"{type(exc).__name__}: {exc}"
-                self._forget(shard)  # drop half-applied effects; reload next round
-                self.needs_pending.add(shard)
-                return 0
+                self._failed(shard, entry_id, exc)
+                return None
             last_id = entry_id
             applied_events += len(events)
-        if last_id is None:
-            self.streams.ack(shard, ack_ids)
-            return 0
+        return last_id, applied_events, dead
+
+    def _failed(self, shard: int, entry_id: bytes, exc: Exception) -> None:
+        log.warning("entry %s of shard %d failed: %s", entry_id, shard, exc)
+        self.failures[entry_id] += 1
+        self.errors[entry_id] = f"{type(exc).__name__}: {exc}"
+        self._forget(shard)  # drop half-applied effects; reload next round
+        self.needs_pending.add(shard)
+
+    def _commit(self, shard: int, effects: BatchEffects, last_id: bytes, applied_events: int,
+                dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes]) -> int:
+        """Store the batch's effect with its last id and ack it, atomically; then index it."""
         blobs = self.store.sessions.record_blobs(shard, {sid: effects.records[sid] for sid in effects.touched})
         blobs.update(self.store.sessions.learner_course_blobs(
             shard, [lc for pair, lc in effects.learner_courses.items() if pair in effects.changed_pairs]))

@@ -7,6 +7,7 @@ much media each session really played.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -116,6 +117,11 @@ def _sharers_in_groups(archetypes: list[str]) -> list[str]:
     return archetypes
 
 
+def _p_correct(item: str, ability: float, difficulty: dict[str, float]) -> float:
+    """The Rasch probability that a learner of ``ability`` answers ``item`` right."""
+    return 1 / (1 + math.exp(-(ability - difficulty[item])))
+
+
 def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-2026s") -> Cohort:
     rng = random.Random(seed)
     course = make_course(rng, course_id)
@@ -183,7 +189,7 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
             else:
                 comment = rng.choice(["老师讲得很清楚", "这一节的案例很有启发", "请问第三部分的材料在哪里下载？"])
                 honest_session(writer, _habits(rng, archetype), videos, progress, start, minutes,
-                               lambda item, a=ability: 1 / (1 + math.exp(-(a - difficulty[item]))),
+                               functools.partial(_p_correct, ability=ability, difficulty=difficulty),
                                comment_text=comment)
                 if pattern == "last_minute_cramming" or (
                         pattern == "account_sharing" and writer.true_watched_seconds() > 0):

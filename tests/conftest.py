@@ -48,9 +48,7 @@ def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Sett
 
 
 def cleanup(store: Store) -> None:
-    keys = list(store.client.scan_iter(match=store.keys.pattern(), count=1000))
-    for start in range(0, len(keys), 500):
-        store.client.delete(*keys[start:start + 500])
+    store.delete_all()
 
 
 @pytest.fixture(params=["embedded", "server"])

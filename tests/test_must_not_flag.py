@@ -38,7 +38,8 @@ def sessions_of(cohorts, archetype: str):
 def test_honest_learners_are_not_accused(cohorts, archetype: str) -> None:
     for score, _ in sessions_of(cohorts, archetype):
         accused = [f.pattern for f in score.flags if f.pattern in MISCONDUCT]
-        assert not accused, f"{archetype} session flagged {accused}: {[r.message for f in score.flags for r in f.reasons]}"
+        reasons = [r.message for f in score.flags for r in f.reasons]
+        assert not accused, f"{archetype} session flagged {accused}: {reasons}"
         assert score.level == "normal"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import msgspec
-
 from learnguard.detector.policy import Rules
 from learnguard.detector.scoring import default_detectors, evaluate_session
 from learnguard.features.compact import compact

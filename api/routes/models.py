@@ -19,7 +19,7 @@ def _answer(payload: object) -> Response:
 def list_models(caller: CallerDep, store: StoreDep) -> Response:
     caller.require("models")
     registry = store.registry
-    return _answer(ModelsPublic(active=registry.active_version(), versions=registry.list(),
+    return _answer(ModelsPublic(active=registry.active_version(), versions=registry.versions(),
                                 history=registry.history()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from fastapi import APIRouter, Response
 from learnguard.api.deps import StoreDep
@@ -28,7 +30,7 @@ def health(store: StoreDep) -> Response:
     lag = sum(s.lag for s in stats)
     dead = sum(s.dead for s in stats)
     unowned = [s.shard for s in stats if s.owner is None]
-    status = "ok" if not dead and not (lag and unowned) else "degraded"
+    status: Literal["ok", "degraded"] = "ok" if not dead and not (lag and unowned) else "degraded"
     return _answer(HealthPublic(
         status=status, store={"backend": store.describe(), "ok": True, "used_memory_bytes": memory},
         workers=workers, lag=lag, dead_letters=dead,
