@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
+from learnguard import __version__
 from learnguard.api.errors import install_error_handlers
 from learnguard.api.routes import courses, dashboard, events, flags, learners, models, ops, reports, sessions
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
-
-from learnguard import __version__
 from learnguard.settings import Settings, get_settings
 
 

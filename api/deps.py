@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from learnguard.detector.policy import Rules
+from learnguard.errors import Forbidden, Unauthorized
 from learnguard.features.orgs import org_covers
 from learnguard.service.apikeys import ApiKey
 from learnguard.service.store import Store
-
-from learnguard.errors import Forbidden, Unauthorized
 from learnguard.settings import Settings
 
 KEY_CACHE_S = 2.0  # a revoked key stops working within this many seconds
@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports": frozenset({"supervisor", "analyst", "admin"}),
     "reviews": frozenset({"supervisor", "admin"}),
     "models": frozenset({"analyst", "admin"}),
+    # one registry serves every org: promoting or rolling back changes scores for all of them
+    "models:write": frozenset({"admin"}),
 }
 
 
@@ -62,8 +64,9 @@ class Caller:
         return org_covers(self.key.org, org_id)
 
     def require_org(self, org_id: str, what: str) -> None:
+        """403 unless ``org_id`` is in this key's subtree; the answer never names the owner."""
         if not self.covers(org_id):
-            raise Forbidden(f"{what} belongs to org {org_id!r}, outside this key's subtree {self.key.org!r}")
+            raise Forbidden(f"{what} is outside this key's org subtree {self.key.org!r}")
 
 
 def _lookup(request: Request, secret: str) -> ApiKey | None:

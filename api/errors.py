@@ -8,10 +8,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from learnguard.service.store import StoreError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from learnguard.errors import LearnGuardError
+from learnguard.service.store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,10 @@ exactly the same limits, validation, scoping and dedup.
 from __future__ import annotations
 
 from fastapi import Request
+
 from learnguard.api.deps import Caller
 from learnguard.api.schemas import IngestResult
+from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
 from learnguard.features.events import (
     BodyError,
     Event,
@@ -17,10 +19,9 @@ from learnguard.features.events import (
     decode_ndjson,
     split_ndjson,
 )
+from learnguard.features.orgs import org_covers
 from learnguard.service import metrics
 from learnguard.service.store import Store
-
-from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
 from learnguard.settings import Settings
 
 
@@ -78,9 +79,45 @@ def check_scope(caller: Caller, events: list[Event], indexes: list[int]) -> None
                         indexes=[i for i, _ in outside[:100]])
 
 
+def claim_ids(store: Store, caller: Caller, events: list[Event], indexes: list[int]
+              ) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Bind new session, learner and course ids to the org of the event that first names them,
+    and refuse events that name ids another org owns (per event; the owner is not told)."""
+    if not events:
+        return events, indexes, []
+    owners = store.owners.bind((kind, identifier, event.org_id) for event in events
+                               for kind, identifier in _ids(event))
+    kept: list[Event] = []
+    kept_indexes: list[int] = []
+    refused: list[Rejection] = []
+    for index, event in zip(indexes, events, strict=True):
+        foreign = [f"{kind}_id" for kind, identifier in _ids(event)
+                   if not _may_use(caller, owners[(kind, identifier)], event.org_id)]
+        if foreign:
+            refused.append(Rejection(index, event.event_id, f"{foreign[0]}: {getattr(event, foreign[0])!r} is "
+                                     "already used by an org outside this key's subtree; ids belong to the org "
+                                     "that first used them"))
+        else:
+            kept.append(event)
+            kept_indexes.append(index)
+    return kept, kept_indexes, refused
+
+
+def _ids(event: Event) -> tuple[tuple[str, str], ...]:
+    return (("session", event.session_id), ("learner", event.learner_id), ("course", event.course_id))
+
+
+def _may_use(caller: Caller, owner: str, org_id: str) -> bool:
+    """An id may be named from inside its owner's subtree, or by a key whose subtree holds the owner."""
+    return org_covers(owner, org_id) or caller.covers(owner)
+
+
 def ingest(store: Store, caller: Caller, events: list[Event], indexes: list[int],
            rejected: list[Rejection]) -> IngestResult:
     check_scope(caller, events, indexes)
+    events, indexes, refused = claim_ids(store, caller, events, indexes)
+    if refused:
+        rejected = sorted(rejected + refused, key=lambda rejection: rejection.index)
     fresh = store.streams.ingest(events) if events else []
     accepted = sum(fresh)
     duplicates = len(fresh) - accepted

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
 from learnguard.detector.base import Reason
 from learnguard.features.course import Course
 from learnguard.features.events import Event, Rejection

@@ -31,10 +31,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from learnguard.server_thread import free_port  # noqa: E402
 from learnguard.service.store import Store  # noqa: E402
 from learnguard.service.worker import Worker  # noqa: E402
-
-from learnguard.server_thread import free_port  # noqa: E402
 from learnguard.settings import Settings  # noqa: E402
 from tests.factories import T0  # noqa: E402
 

@@ -11,6 +11,7 @@ import hashlib
 from typing import Protocol
 
 import msgspec
+
 from learnguard.detector.thresholds import Thresholds
 from learnguard.features.course import CourseInfo
 from learnguard.features.session import SessionState

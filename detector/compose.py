@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import msgspec
 import numpy as np
+
 from learnguard.detector.base import Flag, Reason, flag_id_for
 from learnguard.detector.context import with_context
 from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of
@@ -44,14 +45,17 @@ def in_context(state: SessionState, score: SessionScore, learner_course: Learner
     return with_context(state.session_id, score, summary, learner_course, device_sessions, course, rules.thresholds)
 
 
-def model_confidence(probability: float, learned: bool) -> float:
-    """How much a model's outlier probability may weigh: all of it for a model learned from
-    rulings, at most ``NON_MISCONDUCT_CAP`` for an unsupervised one.
+def model_confidence(probability: Any, learned: bool) -> Any:
+    """How much a model's outlier probability (a float or an array) may weigh: all of it
+    for a model learned from rulings, at most ``NON_MISCONDUCT_CAP`` for an unsupervised one.
 
     >>> model_confidence(1.0, learned=False), model_confidence(0.9, learned=True)
     (0.45, 0.9)
     """
-    return probability if learned else min(probability, 1.0) * NON_MISCONDUCT_CAP
+    if learned:
+        return probability
+    capped = np.minimum(probability, 1.0) * NON_MISCONDUCT_CAP
+    return float(capped) if np.ndim(capped) == 0 else capped
 
 
 def model_flag(state: SessionState, score: SessionScore, model: SessionModelLike, card: ModelCard

@@ -17,6 +17,7 @@ import math
 from datetime import UTC, datetime
 
 import msgspec
+
 from learnguard.detector.base import Evidence, Flag, Reason, combine, flag_id_for
 from learnguard.detector.policy import fuse, level_of
 from learnguard.detector.records import LearnerCourse, SessionSummary

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import msgspec
+
 from learnguard.detector.assessment import assess, course_responses
 from learnguard.detector.context import with_context
 from learnguard.detector.pipeline import BatchEffects, SessionPipeline

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+
 from learnguard.detector.thresholds import Thresholds
 from learnguard.features.course import Course, CourseInfo, course_info
 from learnguard.features.session import PlaybackRules

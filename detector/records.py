@@ -7,6 +7,7 @@ their bytes. ``summary_of`` is the one place a session becomes its summary.
 from __future__ import annotations
 
 import msgspec
+
 from learnguard.detector.scoring import SessionScore
 from learnguard.features.session import SessionState
 

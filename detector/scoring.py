@@ -7,6 +7,7 @@ every session-level detector on it; fusion and levels are ``policy``'s.
 from __future__ import annotations
 
 import msgspec
+
 from learnguard.detector.base import Detector, Flag, SessionView
 from learnguard.detector.flooding import ScreenFloodingDetector
 from learnguard.detector.policy import Rules, fuse, level_of

@@ -12,6 +12,7 @@ import hashlib
 import re
 
 import msgspec
+
 from learnguard.features.events import EVENT_TYPES, Event, epoch_seconds
 
 _NUMBERS = re.compile(r"\d+")

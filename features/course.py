@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from learnguard.features.events import Id, OrgPath, Seconds, Time, epoch_seconds, explain_validation_error
+
+from learnguard.features.events import OrgPath, Ref, Seconds, Time, epoch_seconds, explain_validation_error
 
 
 class CourseInfo(msgspec.Struct, frozen=True):
@@ -19,7 +20,7 @@ class CourseInfo(msgspec.Struct, frozen=True):
 
 
 class Video(msgspec.Struct):
-    video_id: Id
+    video_id: Ref
     duration: Seconds
 
 

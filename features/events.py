@@ -13,8 +13,15 @@ from typing import Annotated, Any
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Time = Annotated[datetime, msgspec.Meta(tz=True)] | int
+Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]  # event, video, item and check ids
+# An id that names a resource (session, learner, course) must come back intact in a URL
+# path (``/v1/sessions/{id}/score``): no "/", no control characters, not "." or "..".
+ID_PATTERN = r"^(?!\.{1,2}$)[^/\x00-\x1f\x7f]+$"
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=ID_PATTERN)]
+# Times from 2000 to 2100 (the schema's lower bound; nothing real happens after 2100, and a
+# time out there would overflow what the state keeps): epoch ms, or RFC 3339 checked below.
+MIN_TIME_MS, MAX_TIME_MS = 946_684_800_000, 4_102_444_800_000
+Time = Annotated[datetime, msgspec.Meta(tz=True)] | Annotated[int, msgspec.Meta(ge=MIN_TIME_MS, lt=MAX_TIME_MS)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=86400)]
 Rate = Annotated[float, msgspec.Meta(gt=0, le=100)]
 OrgPath = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^/]+(/[^/]+)*$")]
@@ -23,7 +30,7 @@ OrgPath = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[
 class EventBase(msgspec.Struct, tag_field="type", omit_defaults=True, kw_only=True):
     """Fields every event carries (contract §1)."""
 
-    event_id: Id
+    event_id: Ref
     ts: Time
     learner_id: Id
     org_id: OrgPath
@@ -44,7 +51,7 @@ class SessionEnd(EventBase, tag="session_end"):
 
 
 class VideoPlay(EventBase, tag="video_play"):
-    video_id: Id
+    video_id: Ref
     position: Seconds
     duration: Seconds | None = None
     rate: Rate | None = None
@@ -52,24 +59,24 @@ class VideoPlay(EventBase, tag="video_play"):
 
 
 class VideoPause(EventBase, tag="video_pause"):
-    video_id: Id
+    video_id: Ref
     position: Seconds
 
 
 class VideoSeek(EventBase, tag="video_seek"):
-    video_id: Id
+    video_id: Ref
     from_position: Seconds
     to_position: Seconds
 
 
 class VideoRateChange(EventBase, tag="video_ratechange"):
-    video_id: Id
+    video_id: Ref
     position: Seconds
     rate: Rate
 
 
 class VideoHeartbeat(EventBase, tag="video_heartbeat"):
-    video_id: Id
+    video_id: Ref
     position: Seconds
     rate: Rate | None = None
     muted: bool | None = None
@@ -77,7 +84,7 @@ class VideoHeartbeat(EventBase, tag="video_heartbeat"):
 
 
 class VideoEnded(EventBase, tag="video_ended"):
-    video_id: Id
+    video_id: Ref
     position: Seconds
 
 
@@ -99,18 +106,18 @@ class Comment(EventBase, tag="comment"):
 
 
 class QuizAnswer(EventBase, tag="quiz_answer"):
-    item_id: Id
+    item_id: Ref
     correct: bool
     score: float | None = None
     max_score: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 class CheckPrompt(EventBase, tag="check_prompt"):
-    check_id: Id
+    check_id: Ref
 
 
 class CheckAnswer(EventBase, tag="check_answer"):
-    check_id: Id
+    check_id: Ref
     correct: bool
 
 
@@ -168,9 +175,32 @@ def explain_validation_error(message: str, raw: Any) -> str:
     reason = reason.replace("Expected ", "must be ").replace(" > 0.0", " > 0").replace(" >= 0.0", " >= 0")
     if path == "org_id" and "regex" in reason:
         return "org_id: must be a unit path such as 'zhejiang/hdu' (levels separated by '/', none empty)"
+    if "regex" in reason and "x1f" in reason:
+        return (f"{path}: must be usable in a URL path: no '/', no control characters, not '.' or '..' "
+                f"(got {_field_value(raw, path)!r})")
+    if str(MIN_TIME_MS) in reason or str(MAX_TIME_MS - 1) in reason:
+        return f"{path}: {TIME_RANGE_TEXT}"
     if not path:
         return f"event: {reason}"
     return f"{path}: {reason}"
+
+
+TIME_RANGE_TEXT = ("must be between 2000-01-01 and 2100-01-01 (epoch milliseconds "
+                   f"{MIN_TIME_MS} to {MAX_TIME_MS}, or RFC 3339 with an offset)")
+
+
+def _field_value(raw: Any, path: str) -> Any:
+    return raw.get(path) if isinstance(raw, dict) else None
+
+
+def time_out_of_range(event: EventBase) -> str | None:
+    """``field: reason`` when an RFC 3339 time lies outside 2000–2100 (msgspec bounds only
+    the epoch-millisecond form)."""
+    for name in ("ts", "received_at"):
+        value = getattr(event, name)
+        if isinstance(value, datetime) and not MIN_TIME_MS <= value.timestamp() * 1000 < MAX_TIME_MS:
+            return f"{name}: {TIME_RANGE_TEXT}"
+    return None
 
 
 def _event_id_of(raw: Any) -> str | None:
@@ -191,7 +221,12 @@ def validate_raw_events(raws: list[msgspec.Raw], first_index: int = 0
     for offset, raw in enumerate(raws):
         index = first_index + offset
         try:
-            events.append(_decode_one(raw))
+            event = _decode_one(raw)
+            problem = time_out_of_range(event)
+            if problem:
+                rejected.append(Rejection(index, event.event_id, problem))
+                continue
+            events.append(event)
             indexes.append(index)
         except msgspec.ValidationError as exc:
             try:
@@ -206,7 +241,8 @@ def decode_json_array(body: bytes) -> tuple[list[Event], list[int], list[Rejecti
     """Decode a JSON array body; the fast path validates the whole array in one call."""
     try:
         events = _decode_all(body)
-        return events, list(range(len(events))), []
+        if not any(time_out_of_range(event) for event in events):
+            return events, list(range(len(events))), []
     except msgspec.ValidationError:
         pass
     except msgspec.DecodeError as exc:

@@ -15,6 +15,7 @@ is kept as merged intervals per video, so every second counts once.
 from __future__ import annotations
 
 import msgspec
+
 from learnguard.features.compact import KIND_CODE, Ev, kind_name
 from learnguard.features.intervals import add_interval, total_length
 from learnguard.features.running import RunningStat

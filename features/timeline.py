@@ -8,6 +8,7 @@ so markers (play, pause, seek, ...) always survive and the shape stays visible.
 from __future__ import annotations
 
 import msgspec
+
 from learnguard.features.compact import KIND_CODE, Ev, kind_name
 
 MAX_POINTS = 160

@@ -195,7 +195,7 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
     # the review queue: what only a model raised comes first (that is where rulings teach),
     # then the pattern flags, riskiest first
     train_risk = np.array([r["risk"] for r in train_rows])
-    train_model = unsupervised.predict_proba(X_train)
+    train_model = model_confidence(unsupervised.predict_proba(X_train), learned=False)
     queue = np.argsort(-(np.where(train_risk < 0.5, train_model, 0.0) * 10 + train_risk))
     for n in reviews:
         rulings = np.full(len(train_rows), np.nan)

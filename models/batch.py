@@ -16,6 +16,7 @@ it is marked batch-only; IForest (~9 ms a call) and HBOS (~0.2 ms) score live.
 from __future__ import annotations
 
 import numpy as np
+
 from learnguard.features.vector import FEATURE_NAMES
 
 KINDS = ("iforest", "ecod", "hbos", "ensemble", "semi")

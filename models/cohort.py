@@ -13,8 +13,9 @@ import io
 import pickle
 
 import msgspec
-from learnguard.models.online import OnlineSessionModel
 from river import stats
+
+from learnguard.models.online import OnlineSessionModel
 
 MIN_COHORT = 30
 

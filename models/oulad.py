@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from learnguard.models.irt import fit_rasch
 
 PASSED = {"Pass", "Distinction"}

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import msgspec
 import redis
+
 from learnguard.service.keys import Keys
 
 ROLES = ("platform", "supervisor", "analyst", "admin")

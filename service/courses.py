@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import msgspec
 import redis
+
 from learnguard.features.course import Course
 from learnguard.service.keys import Keys
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import Review
 from learnguard.detector.scoring import SessionScore

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import msgspec
 import redis
+
 from learnguard.detector.records import FlagRef, Review
 from learnguard.service.keys import Keys
 

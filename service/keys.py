@@ -22,6 +22,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:flag:{flag_id}            string what a flag is about: session, learner, course, org, pattern
     {p}:reviews:{flag_id}         list   every review of a flag, oldest first (never overwritten)
     {p}:course:{course}           string course description (JSON)
+    {p}:owners:{kind}             hash   session / learner / course id -> the org that owns it
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
     {p}:workers                   zset   worker id -> last heartbeat (ms)
@@ -119,6 +120,9 @@ class Keys:
 
     def course(self, course_id: str) -> str:
         return f"{self.prefix}:course:{course_id}"
+
+    def owners(self, kind: str) -> str:
+        return f"{self.prefix}:owners:{kind}"
 
     def api_key(self, key_hash: str) -> str:
         return f"{self.prefix}:apikey:{key_hash}"

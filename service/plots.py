@@ -4,6 +4,7 @@ playback timeline. The notebooks call these; they hold no logic of their own."""
 from __future__ import annotations
 
 import pandas as pd
+
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.store import Store
 

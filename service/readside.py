@@ -9,6 +9,7 @@ portraits, exports), so they all show the same flags with the same statuses.
 from __future__ import annotations
 
 import msgspec
+
 from learnguard.detector.assessment import assess, course_responses
 from learnguard.detector.compose import in_context, with_model, with_statuses
 from learnguard.detector.policy import Rules

@@ -22,11 +22,11 @@ from typing import Any, cast
 
 import msgspec
 import redis
+
+from learnguard.errors import Conflict, NotFound, Unprocessable
 from learnguard.features.vector import FEATURE_NAMES
 from learnguard.models.batch import LIVE_KINDS, SessionModel
 from learnguard.service.keys import Keys
-
-from learnguard.errors import Conflict, NotFound, Unprocessable
 
 RELOAD_CHECK_S = 2.0
 

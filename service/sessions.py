@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import msgspec
 import redis
+
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.service.keys import Keys, shard_of
 

@@ -5,6 +5,7 @@
     ├── sessions   SessionIndex  session records, learner × course, cohorts, indexes
     ├── courses    CourseBook    course descriptions
     ├── flags      FlagBook      flags by id and their reviews
+    ├── owners     OwnerBook     which org owns each session, learner and course id
     ├── apikeys    KeyStore      access keys (hashes only)
     └── registry   Registry      signed model artifacts, the active version, history
 
@@ -14,16 +15,17 @@ Every key is built in ``keys``; nothing else in the project names a Redis key.
 from __future__ import annotations
 
 import redis
+
+from learnguard.errors import Conflict
 from learnguard.service.apikeys import KeyStore
 from learnguard.service.courses import CourseBook
 from learnguard.service.flags import FlagBook
 from learnguard.service.keys import LAYOUT_VERSION, Keys
+from learnguard.service.owners import OwnerBook
 from learnguard.service.redis_conn import connect
 from learnguard.service.registry import Registry
 from learnguard.service.sessions import SessionIndex
 from learnguard.service.streams import Streams
-
-from learnguard.errors import Conflict
 from learnguard.settings import Settings
 
 StoreError = redis.RedisError  # what the API maps to 503 when the store cannot answer
@@ -40,6 +42,7 @@ class Store:
         self.sessions = SessionIndex(client, keys, shards)
         self.courses = CourseBook(client, keys)
         self.flags = FlagBook(client, keys)
+        self.owners = OwnerBook(client, keys)
         self.apikeys = KeyStore(client, keys)
         self.registry = Registry(client, keys)
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
+
+from learnguard.errors import Unavailable
 from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
 from learnguard.service import scripts
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
-
-from learnguard.errors import Unavailable
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 

@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict
 
 import msgspec
+
 from learnguard.detector.base import Detector
 from learnguard.detector.pipeline import BatchEffects, SessionPipeline
 from learnguard.detector.policy import rules_from
@@ -29,9 +30,8 @@ from learnguard.features.events import Event
 from learnguard.models.cohort import CohortBaseline
 from learnguard.service import metrics
 from learnguard.service.archive import write_entries
-from learnguard.service.store import Store
+from learnguard.service.store import Store, StoreError
 from learnguard.service.streams import Entry
-
 from learnguard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _decode_events = msgspec.json.Decoder(list[Event]).decode
 COURSE_CACHE_S = 5.0
 MAX_CACHED_SESSIONS = 50_000  # per shard; past it the cache restarts (state is in Redis)
+MAX_BACKOFF_S = 5.0  # longest wait between rounds while the store is unreachable
 Decoded = tuple[bytes, dict[bytes, bytes], list[Event] | Exception]  # an entry: id, fields, events or error
 
 
@@ -75,6 +76,8 @@ class Worker:
         self.last_reclaim = time.monotonic()
         self.last_trim = time.monotonic()
         self.processed = 0
+        self.errors_seen = 0
+        self.isolating: dict[int, tuple[int, int]] = {}  # shard -> read one entry at a time up to this id
 
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:
@@ -118,19 +121,47 @@ class Worker:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Process until ``stop`` is set, then finish the batch in hand and give shards back."""
+        """Process until ``stop`` is set, then finish the batch in hand and give shards back.
+
+        Nothing stops the loop but ``stop``: when the store cannot be reached (a restart, a
+        full disk) or a round fails for any other reason, the worker forgets what it held
+        in memory, waits (doubling up to ``MAX_BACKOFF_S``) and starts again from the
+        streams, which still hold every unacked entry.
+        """
         log.info("worker %s started", self.worker_id)
+        backoff = 0.0
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                    backoff = 0.0
+                except Exception as exc:  # noqa: BLE001 - the loop must outlive any one round
+                    backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
+                    self.errors_seen += 1
+                    level = logging.WARNING if isinstance(exc, StoreError) else logging.ERROR
+                    log.log(level, "worker %s: round failed (%s: %s); retrying in %.1f s", self.worker_id,
+                             type(exc).__name__, exc, backoff, exc_info=not isinstance(exc, StoreError))
+                    self._reset()
+                    stop.wait(backoff)
         finally:
             self.shutdown()
 
-    def shutdown(self) -> None:
+    def _reset(self) -> None:
+        """Forget what uncommitted work left in memory; the next round renews the leases (or
+        gives up the shards it lost) and re-reads every entry it had not acked."""
         for shard in list(self.owned):
-            self.streams.release_lease(shard, self.worker_id)
-            self._drop(shard, "shutdown")
-        self.streams.forget_worker(self.worker_id)
+            self._forget(shard)
+            self.needs_pending.add(shard)
+        self.last_balance = 0.0
+
+    def shutdown(self) -> None:
+        try:
+            for shard in list(self.owned):
+                self.streams.release_lease(shard, self.worker_id)
+                self._drop(shard, "shutdown")
+            self.streams.forget_worker(self.worker_id)
+        except StoreError as exc:  # the leases expire on their own
+            log.warning("worker %s could not give its shards back: %s", self.worker_id, exc)
         log.info("worker %s stopped after %d events", self.worker_id, self.processed)
 
     def step(self) -> int:
@@ -167,11 +198,15 @@ class Worker:
             self.streams.trim_through(shard, entries[-1][0])
 
     def _read(self) -> dict[int, list[Entry]]:
-        """Entries delivered before but not acked first (after a failure or a takeover), then new ones."""
+        """Entries delivered before but not acked first (after a failure or a takeover), then new ones.
+
+        A shard whose batch could not be stored is read one entry at a time until it is past
+        that batch, so the entry at fault is found and dead-lettered alone.
+        """
         batch = self.settings.worker_batch
         batches: dict[int, list[Entry]] = {}
         for shard in sorted(self.needs_pending & self.owned):
-            entries = self.streams.read_pending(shard, self.worker_id, batch)
+            entries = self.streams.read_pending(shard, self.worker_id, 1 if shard in self.isolating else batch)
             if entries:
                 batches[shard] = entries
             else:
@@ -213,7 +248,20 @@ class Worker:
         if last_id is None:
             self.streams.ack(shard, ack_ids)
             return 0
-        return self._commit(shard, effects, last_id, applied_events, dead, ack_ids)
+        try:
+            return self._commit(shard, effects, last_id, applied_events, dead, ack_ids)
+        except StoreError:
+            raise
+        except Exception as exc:  # the effect cannot be stored (a value that does not encode, a bug)
+            if len(entries) == 1:
+                self._failed(shard, entries[0][0], exc)
+            else:
+                log.warning("shard %d: a batch of %d entries could not be stored (%s: %s); applying them one "
+                            "at a time to find the entry at fault", shard, len(entries), type(exc).__name__, exc)
+                self.isolating[shard] = parse_stream_id(entries[-1][0])
+                self._forget(shard)
+                self.needs_pending.add(shard)
+            return 0
 
     def _decode(self, shard: int, entries: list[Entry]) -> list[Decoded]:
         """The entries not applied yet, each with its events or the error that decoding raised."""
@@ -281,7 +329,9 @@ class Worker:
                 self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
         self.store.sessions.index_sessions(shard, effects.summaries, effects.changed_pairs)
-        self.applied[shard] = parse_stream_id(last_id)
+        self.applied[shard] = committed = parse_stream_id(last_id)
+        if shard in self.isolating and committed >= self.isolating[shard]:
+            del self.isolating[shard]
         if len(effects.records) > MAX_CACHED_SESSIONS:
             effects.records.clear()
         self.processed += applied_events

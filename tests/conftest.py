@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from learnguard.api.app import create_app
-from learnguard.service.store import Store
 
+from learnguard.api.app import create_app
 from learnguard.server_thread import ServerThread
+from learnguard.service.store import Store
 from learnguard.settings import Settings
 
 SERVER_URL = os.environ.get("LEARNGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

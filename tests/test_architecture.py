@@ -14,10 +14,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
 from learnguard.api.app import create_app
 from learnguard.detector.policy import rules_from
 from learnguard.detector.thresholds import Thresholds, threshold_table
-
 from learnguard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

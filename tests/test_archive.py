@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
+
+from learnguard.cli import app
 from learnguard.features.events import Event
 from learnguard.service.archive import read_events
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
-from learnguard.simulator.cohort import simulate_cohort
-from typer.testing import CliRunner
-
-from learnguard.cli import app
 from learnguard.settings import get_settings
+from learnguard.simulator.cohort import simulate_cohort
 from tests.conftest import cleanup, make_settings
 
 pytestmark = pytest.mark.integration

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from scipy.stats import spearmanr
+
 from learnguard.detector.offline import portraits_offline, run_offline
 from learnguard.features.course import course_info, parse_course
 from learnguard.models.oulad import validate
 from learnguard.simulator.cohort import HONEST, simulate_cohort
-from scipy.stats import spearmanr
-
 from tests.factories import watched_session
 
 OULAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "oulad"

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from learnguard.service.apikeys import hash_key
 from typer.testing import CliRunner
 
 from learnguard.cli import app
+from learnguard.service.apikeys import hash_key
 from learnguard.settings import get_settings
 
 runner = CliRunner()

@@ -10,6 +10,8 @@ import random
 import msgspec
 import numpy as np
 import pytest
+from river import checks
+
 from learnguard.detector.base import Detector, Evidence, Flag, Reason, SessionView, combine, flag_id_for
 from learnguard.detector.context import with_context
 from learnguard.detector.offline import run_offline
@@ -23,7 +25,6 @@ from learnguard.models.batch import KINDS, SessionModel, matrix
 from learnguard.models.cohort import CohortBaseline
 from learnguard.models.online import OnlineSessionModel
 from learnguard.simulator.cohort import simulate_cohort
-from river import checks
 
 COURSE = CourseInfo(described=False, max_rate=2.0)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from learnguard.simulator.cohort import simulate_cohort
 
 from learnguard.replay import replay, score_all
+from learnguard.simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

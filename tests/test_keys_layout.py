@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from learnguard.service.keys import Keys, shard_of
 
 
@@ -18,6 +19,8 @@ def test_key_formats_are_pinned() -> None:
     assert keys.course("c1") == "lg:course:c1"
     assert keys.api_key("ab") == "lg:apikey:ab"
     assert keys.meta() == "lg:meta" and keys.workers() == "lg:workers"
+    assert keys.owners("session") == "lg:owners:session"
+    assert keys.models("active") == "lg:models:active"
 
 
 def test_a_learner_always_lands_on_the_same_shard() -> None:

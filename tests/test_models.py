@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from learnguard.detector.policy import rules_from
 from learnguard.models.batch import SessionModel, matrix
 from learnguard.models.training import train
+from learnguard.replay import replay, score_all
 from learnguard.service.export import export_features, load_sessions, session_rows
 from learnguard.simulator.cohort import simulate_cohort
-
-from learnguard.replay import replay, score_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,7 +42,14 @@ def test_promoting_a_model_changes_live_scores_and_rollback_restores_them(traine
     model, training, metrics = train(pd.DataFrame(rows), "ensemble")
     registry = service.store.registry
     envelope = registry.register(model, training, metrics, by="test")
-    with service.client("analyst") as http:
+    with service.client("analyst") as analyst:
+        # one registry serves every org: an org-scoped analyst may look, not promote for everyone
+        refused = analyst.post(f"/v1/models/{envelope.version}/promote")
+        refused_rollback = analyst.post("/v1/models/rollback")
+        listed_by_analyst = analyst.get("/v1/models")
+    assert refused.status_code == 403 and refused_rollback.status_code == 403
+    assert listed_by_analyst.status_code == 200 and listed_by_analyst.json()["active"] is None
+    with service.client("admin") as http:
         promoted = http.post(f"/v1/models/{envelope.version}/promote")
         after = {sid: http.post(f"/v1/sessions/{sid}/score").json() for sid in before}
         listed = http.get("/v1/models").json()
@@ -69,8 +76,8 @@ def test_registry_refuses_foreign_schema_batch_only_kinds_and_tampered_artifacts
     foreign = registry.register(narrow, {"sessions": len(rows)}, {}, by="test")
     ecod = registry.register(SessionModel("ecod").fit(X), {"sessions": len(rows)}, {}, by="test")
     good = registry.register(SessionModel("hbos").fit(X), {"sessions": len(rows)}, {}, by="test")
-    service.store.client.hset(f"{service.store.keys.prefix}:models:artifact:{good.version}", "payload", b"\x80junk")
-    with service.client("analyst") as http:
+    service.store.client.hset(service.store.keys.models(f"artifact:{good.version}"), "payload", b"\x80junk")
+    with service.client("admin") as http:
         schema = http.post(f"/v1/models/{foreign.version}/promote")
         batch_only = http.post(f"/v1/models/{ecod.version}/promote")
         tampered = http.post(f"/v1/models/{good.version}/promote")

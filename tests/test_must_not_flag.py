@@ -7,6 +7,7 @@ that kind of learner, through the same detectors the service runs.
 from __future__ import annotations
 
 import pytest
+
 from learnguard.detector.offline import score_offline
 from learnguard.features.course import CourseInfo, course_info, parse_course
 from learnguard.simulator.cohort import simulate_cohort

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from learnguard.detector.policy import rules_from
-from learnguard.service.export import export_features, session_rows
-from learnguard.simulator.cohort import simulate_cohort
 from nbclient import NotebookClient
 
+from learnguard.detector.policy import rules_from
 from learnguard.replay import replay, score_all
+from learnguard.service.export import export_features, session_rows
+from learnguard.simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 
 import msgspec
+
 from learnguard.detector.policy import Rules
 from learnguard.detector.scoring import default_detectors, evaluate_session
 from learnguard.features.compact import compact
 from learnguard.features.course import CourseInfo
 from learnguard.features.events import Event
 from learnguard.features.session import PlaybackRules, SessionState, add_events
-
 from tests.factories import event, watched_session
 
 COURSE = CourseInfo(described=True, max_rate=2.0)

@@ -7,9 +7,9 @@ import csv
 import io
 
 import pytest
-from learnguard.simulator.cohort import simulate_cohort
 
 from learnguard.replay import replay, score_all
+from learnguard.simulator.cohort import simulate_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

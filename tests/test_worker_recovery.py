@@ -10,14 +10,15 @@ import time
 
 import msgspec
 import pytest
+
 from learnguard.features.events import Event
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
-from learnguard.simulator.cohort import simulate_cohort
-
 from learnguard.settings import Settings
+from learnguard.simulator.cohort import simulate_cohort
 from tests.conftest import cleanup, make_settings
+from tests.factories import T0
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +130,7 @@ def test_a_poisoned_entry_goes_to_the_dead_letter_stream_and_the_shard_moves_on(
     store.client.xadd(store.keys.events(0), {"n": 1, "e": b'{"not": "an event"'})
     store.client.hincrby(store.keys.stats(0), "accepted", 1)
     learner = next(f"l-{i}" for i in range(1000) if shard_of(f"l-{i}", settings.shards) == 0)
-    good = msgspec.convert([{"event_id": "g1", "ts": 1, "type": "click", "learner_id": learner,
+    good = msgspec.convert([{"event_id": "g1", "ts": T0, "type": "click", "learner_id": learner,
                              "org_id": "o", "course_id": "c", "session_id": "dl"}], list[Event])
     store.streams.ingest(good)
     worker = Worker(store, settings)

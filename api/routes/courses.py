@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Request, Response
+
 from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
 from learnguard.api.ingest import read_body
 from learnguard.api.schemas import CoursePublic, documented
+from learnguard.errors import Conflict, NotFound, Unprocessable
 from learnguard.features.course import Course, CourseError, parse_course
-
-from learnguard.errors import NotFound, Unprocessable
+from learnguard.features.orgs import org_covers
 
 router = APIRouter(prefix="/v1", tags=["courses"])
 
@@ -20,7 +21,7 @@ def _answer(course_id: str, course: Course) -> Response:
 
 
 @router.put("/courses/{course_id}", summary="Describe a course",
-            **documented(CoursePublic, body=CoursePublic, errors=(400, 401, 403, 413, 422, 503)))
+            **documented(CoursePublic, body=CoursePublic, errors=(400, 401, 403, 409, 413, 422, 503)))
 async def put_course(course_id: str, request: Request, caller: CallerDep, store: StoreDep,
                      settings: SettingsDep) -> Response:
     caller.require("courses:write")
@@ -29,9 +30,13 @@ async def put_course(course_id: str, request: Request, caller: CallerDep, store:
     except CourseError as exc:
         raise Unprocessable(str(exc)) from exc
     caller.require_org(course.org_id, f"course {course_id}")
-    existing = store.courses.get(course_id)
-    if existing is not None:
-        caller.require_org(existing.org_id, f"existing course {course_id}")
+    owner = store.owners.bind([("course", course_id, course.org_id)])[("course", course_id)]
+    caller.require_org(owner, f"course {course_id}")
+    if owner != course.org_id:
+        if not org_covers(course.org_id, owner):
+            raise Conflict(f"course {course_id!r} is used by units outside org {course.org_id!r}; describe it with "
+                           "an org that contains every unit using it (a course is shared by an ancestor org)")
+        store.owners.set_owner("course", course_id, course.org_id)
     store.courses.put(course_id, course)
     return _answer(course_id, course)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Request, Response
+
 from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
 from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
 from learnguard.api.schemas import IngestResult, documented

@@ -6,6 +6,7 @@ import time
 
 import msgspec
 from fastapi import APIRouter, Request, Response
+
 from learnguard.api.deps import Caller, CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.ingest import read_body
 from learnguard.api.present import review_public
@@ -13,11 +14,10 @@ from learnguard.api.schemas import FlagDetailPublic, ReviewRequest, documented
 from learnguard.api.timefmt import rfc3339
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import Review
+from learnguard.errors import BadRequest, NotFound, Unprocessable
 from learnguard.service.keys import shard_of
 from learnguard.service.readside import reviewed_score
 from learnguard.service.store import Store
-
-from learnguard.errors import BadRequest, NotFound, Unprocessable
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Response
+
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
 from learnguard.api.present import flag_public
 from learnguard.api.schemas import LearnerPublic, documented
-from learnguard.service.readside import learner_portrait
-
 from learnguard.errors import NotFound
+from learnguard.service.readside import learner_portrait
 
 router = APIRouter(prefix="/v1", tags=["learners"])
 

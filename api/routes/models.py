@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from fastapi import APIRouter, Response
+
 from learnguard.api.deps import CallerDep, StoreDep
 from learnguard.api.schemas import ActivePublic, ModelsPublic, PromotedPublic, documented
 
@@ -26,7 +27,7 @@ def list_models(caller: CallerDep, store: StoreDep) -> Response:
 @router.post("/models/{version}/promote", summary="Make a version live (no restart needed)",
              **documented(PromotedPublic, errors=(401, 403, 404, 422, 503)))
 def promote(version: str, caller: CallerDep, store: StoreDep) -> Response:
-    caller.require("models")
+    caller.require("models:write")
     registry = store.registry
     envelope = registry.promote(version, f"{caller.key.name} ({caller.key.key_id})")
     registry.refresh()
@@ -36,7 +37,7 @@ def promote(version: str, caller: CallerDep, store: StoreDep) -> Response:
 @router.post("/models/rollback", summary="Make the previously active version active again",
              **documented(ActivePublic, errors=(401, 403, 409, 503)))
 def rollback(caller: CallerDep, store: StoreDep) -> Response:
-    caller.require("models")
+    caller.require("models:write")
     registry = store.registry
     previous = registry.rollback(f"{caller.key.name} ({caller.key.key_id})")
     registry.refresh()

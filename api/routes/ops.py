@@ -6,9 +6,10 @@ from typing import Literal
 
 import msgspec
 from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+
 from learnguard.api.deps import StoreDep
 from learnguard.api.schemas import HealthPublic, ShardHealth, documented
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 router = APIRouter(tags=["operations"])
 

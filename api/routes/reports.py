@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
+
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
@@ -27,11 +28,10 @@ from learnguard.api.schemas import (
 from learnguard.api.timefmt import rfc3339
 from learnguard.detector.policy import NON_MISCONDUCT_CAP
 from learnguard.detector.ranking import UnitTally, rank_units
+from learnguard.errors import BadRequest, NotFound
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.readside import reviewed_score
 from learnguard.service.reports import LearnerCourseReport, ReportFlag, learner_course_reports
-
-from learnguard.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
 

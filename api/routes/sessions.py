@@ -7,17 +7,17 @@ import time
 
 import msgspec
 from fastapi import APIRouter, Request, Response
+
 from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
 from learnguard.api.present import flag_public
 from learnguard.api.schemas import ScorePublic, ScoreRequest, documented
 from learnguard.api.timefmt import rfc3339
 from learnguard.detector.records import SessionRecord
+from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
 from learnguard.service import metrics
 from learnguard.service.readside import reviewed_score
 from learnguard.service.store import Store
-
-from learnguard.errors import BadRequest, Conflict, NotFound, Unavailable
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
