@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from learnguard.detector.policy import Rules
-from learnguard.errors import Forbidden, Unauthorized
+from learnguard.errors import Forbidden, TooManyRequests, Unauthorized
 from learnguard.features.orgs import org_covers
 from learnguard.service.apikeys import ApiKey
 from learnguard.service.store import Store
@@ -96,7 +97,21 @@ def get_caller(request: Request,
         raise Unauthorized("unknown key")
     if not key.active:
         raise Unauthorized("this key was revoked")
+    _within_rate(request, key)
     return Caller(key)
+
+
+def _within_rate(request: Request, key: ApiKey) -> None:
+    """429 with Retry-After when the key is over its role's request rate."""
+    settings: Settings = request.app.state.settings
+    per_second = settings.rate_limits.get(key.role)
+    if not per_second:
+        return
+    store: Store = request.app.state.store
+    wait_ms = store.limits.take(key.key_id, per_second, per_second * settings.rate_burst_s)
+    if wait_ms:
+        raise TooManyRequests(f"this key is over its limit of {per_second:g} requests/s ({key.role} keys); "
+                              f"retry in {wait_ms / 1000:.1f} s", retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from learnguard.api.bodies import unreadable
 from learnguard.api.deps import Caller
 from learnguard.api.schemas import IngestResult
 from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
@@ -23,22 +24,6 @@ from learnguard.features.orgs import org_covers
 from learnguard.service import metrics
 from learnguard.service.store import Store
 from learnguard.settings import Settings
-
-
-async def read_body(request: Request, settings: Settings) -> bytes:
-    """The body, refused with 413 as soon as it passes the size limit."""
-    limit = settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is {int(declared)} bytes; the limit is {limit} bytes (5 MiB)")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is larger than the limit of {limit} bytes (5 MiB)")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def is_ndjson(request: Request) -> bool:
@@ -59,8 +44,8 @@ def parse_events(body: bytes, ndjson: bool, settings: Settings) -> tuple[list[Ev
         events, indexes, rejected = decode_json_array(body)
     except BodyError as exc:
         raise BadRequest(str(exc)) from exc
-    except RecursionError as exc:
-        raise BadRequest("body is nested too deeply to be events (an event is a flat JSON object)") from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise unreadable(exc) or BadRequest("body cannot be read as events") from exc
     count = len(events) + len(rejected)
     if count > settings.max_events:
         raise PayloadTooLarge(f"{count} events in one body; the limit is {settings.max_events}")
@@ -90,9 +75,16 @@ def claim_ids(store: Store, caller: Caller, events: list[Event], indexes: list[i
     kept: list[Event] = []
     kept_indexes: list[int] = []
     refused: list[Rejection] = []
+    verdicts: dict[tuple[str, str], bool] = {}  # (owner, org) -> may use; few distinct pairs per batch
     for index, event in zip(indexes, events, strict=True):
-        foreign = [f"{kind}_id" for kind, identifier in _ids(event)
-                   if not _may_use(caller, owners[(kind, identifier)], event.org_id)]
+        foreign = []
+        for kind, identifier in _ids(event):
+            pair = (owners[(kind, identifier)], event.org_id)
+            allowed = verdicts.get(pair)
+            if allowed is None:
+                allowed = verdicts[pair] = _may_use(caller, *pair)
+            if not allowed:
+                foreign.append(f"{kind}_id")
         if foreign:
             refused.append(Rejection(index, event.event_id, f"{foreign[0]}: {getattr(event, foreign[0])!r} is "
                                      "already used by an org outside this key's subtree; ids belong to the org "

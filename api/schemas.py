@@ -243,7 +243,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERRORS = {400: "bad body or query", 401: "no key or an unknown or revoked key",
           403: "the key's role or org subtree does not allow this", 404: "not found",
           409: "the request contradicts stored state", 413: "body or event count over the limit",
-          422: "a well-formed body that breaks the contract", 503: "store down or workers behind"}
+          422: "a well-formed body that breaks the contract", 429: "the key is over its rate limit (Retry-After)",
+          503: "store down or workers behind (Retry-After)"}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +263,7 @@ def documented(response: type | None, status: int = 200, body: type | str | None
         content["text/csv"] = {"schema": {"type": "string"}}
     responses: dict[int | str, dict[str, Any]] = {
         status: {"description": "OK" if status == 200 else "Accepted", "content": content}}
-    for code in errors:
+    for code in sorted({*errors, *((401, 429) if 401 in errors else ())}):
         responses[code] = {"description": ERRORS[code], "content": _json({"$ref": REF.format(name="ErrorPublic")})}
     extra: dict[str, Any] = {}
     if body is not None:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
-from learnguard.features.events import OrgPath, Ref, Seconds, Time, epoch_seconds, explain_validation_error
+from learnguard.features.events import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    TIME_RANGE_TEXT,
+    OrgPath,
+    Ref,
+    Seconds,
+    Time,
+    epoch_seconds,
+    explain_validation_error,
+)
 
 
 class CourseInfo(msgspec.Struct, frozen=True):
@@ -46,11 +57,20 @@ class CourseError(ValueError):
 def parse_course(body: bytes) -> Course:
     """Validate a course body, raising ``CourseError`` with ``field: reason``."""
     try:
-        return _decode_course(body)
+        course = _decode_course(body)
     except msgspec.ValidationError as exc:
-        raise CourseError(explain_validation_error(str(exc), None)) from exc
+        raise CourseError(explain_validation_error(str(exc), None).replace("event: ", "body: ", 1)) from exc
     except msgspec.DecodeError as exc:
         raise CourseError(f"body is not valid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CourseError(f"body is not valid UTF-8 ({exc.reason}); JSON text must be UTF-8") from exc
+    except RecursionError as exc:
+        raise CourseError("body is nested too deeply to be a course description") from exc
+    for name in ("opens_at", "deadline"):
+        value = getattr(course, name)
+        if isinstance(value, datetime) and not MIN_TIME_MS <= value.timestamp() * 1000 < MAX_TIME_MS:
+            raise CourseError(f"{name}: {TIME_RANGE_TEXT}")
+    return course
 
 
 def course_info(course: Course | None, default_max_rate: float) -> CourseInfo:

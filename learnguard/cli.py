@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from learnguard.settings import get_settings
+
+if TYPE_CHECKING:
+    from learnguard.service.store import Store
 
 app = typer.Typer(help="LearnGuard: is the study time real?", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys (the secret is printed once; only its hash is kept).")
@@ -39,7 +45,9 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
     settings = get_settings()
     count = settings.serve_workers if workers < 0 else workers
     uvicorn.run(create_app(settings, workers=count), host=host or settings.host,
-                port=port or settings.port, log_level="info" if verbose else "warning")
+                port=port or settings.port, log_level="info" if verbose else "warning",
+                limit_concurrency=settings.max_connections, timeout_keep_alive=settings.keep_alive_s,
+                timeout_graceful_shutdown=10)
 
 
 @app.command()
@@ -58,16 +66,27 @@ def worker(verbose: bool = True) -> None:
         logging.getLogger(__name__).warning("stopping: finishing the batch in hand (again to exit now)")
         stop.set()
 
+    store = Store.open(settings)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Worker(Store.open(settings), settings).run(stop)
+    try:
+        Worker(store, settings).run(stop)
+    finally:
+        store.close()
 
 
-def _key_store():
+@contextmanager
+def _store() -> Iterator[Store]:
+    """The store for one command, closed at the end (an embedded Redis this process started
+    stops with it, also on SIGTERM)."""
     from learnguard.service.store import Store
 
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     store = Store.open(get_settings())
-    return store.apikeys
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @keys_app.command("create")
@@ -76,7 +95,8 @@ def keys_create(role: Annotated[str, typer.Option(help="platform | supervisor | 
                 name: Annotated[str, typer.Option(help="who holds the key")] = "") -> None:
     """Make a key and print it once."""
     try:
-        secret, record = _key_store().create(role, org or None, name or role)
+        with _store() as store:
+            secret, record = store.apikeys.create(role, org or None, name or role)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -88,7 +108,9 @@ def keys_create(role: Annotated[str, typer.Option(help="platform | supervisor | 
 def keys_list() -> None:
     """List keys (ids, never secrets)."""
     table = Table("key id", "role", "org", "name", "state")
-    for record in _key_store().list():
+    with _store() as store:
+        records = store.apikeys.list()
+    for record in records:
         table.add_row(record.key_id, record.role, record.org or "(all)", record.name,
                       "active" if record.active else "revoked")
     console.print(table)
@@ -98,7 +120,8 @@ def keys_list() -> None:
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id (as ``keys list`` shows it)."""
     try:
-        record = _key_store().revoke(key_id)
+        with _store() as store:
+            record = store.apikeys.revoke(key_id)
     except LookupError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -163,19 +186,11 @@ def export_features_command(out: Annotated[Path, typer.Option(help="output direc
     """Write session and learner x course feature tables (with flags and rulings) as Parquet by day."""
     from learnguard.detector.policy import rules_from
     from learnguard.service.export import export_features, session_rows
-    from learnguard.service.store import Store
 
-    settings = get_settings()
-    rows = session_rows(Store.open(settings), rules_from(settings), _time_option(since), _time_option(until))
+    with _store() as store:
+        rows = session_rows(store, rules_from(get_settings()), _time_option(since), _time_option(until))
     counts = export_features(rows, out)
     console.print(f"{counts['sessions']} sessions and {counts['learner_courses']} learner × course rows → {out}/")
-
-
-def _registry():
-    from learnguard.service.store import Store
-
-    store = Store.open(get_settings())
-    return store.registry
 
 
 @models_app.command("train")
@@ -187,19 +202,20 @@ def models_train(export: Annotated[Path, typer.Option(help="an export directory"
     from learnguard.service.export import load_sessions
 
     model, training, metrics = train(load_sessions(export), kind)
-    envelope = _registry().register(model, training, metrics, by)
+    with _store() as store:
+        envelope = store.registry.register(model, training, metrics, by)
     console.print(f"registered {envelope.version} ({kind}): {metrics}")
 
 
 @models_app.command("list")
 def models_list() -> None:
     """Model versions, the active one marked."""
-    registry = _registry()
-    active = registry.active_version()
+    with _store() as store:
+        active, versions = store.registry.active_version(), store.registry.versions()
     table = Table("version", "kind", "created", "by", "training sessions", "held-out metrics", "active")
     from datetime import UTC, datetime
 
-    for envelope in registry.versions():
+    for envelope in versions:
         table.add_row(envelope.version, envelope.kind,
                       datetime.fromtimestamp(envelope.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M"),
                       envelope.created_by, str(envelope.training.get("sessions")), str(envelope.metrics),
@@ -213,7 +229,8 @@ def models_promote(version: str, by: Annotated[str, typer.Option(help="who promo
     from learnguard.errors import LearnGuardError
 
     try:
-        envelope = _registry().promote(version, by)
+        with _store() as store:
+            envelope = store.registry.promote(version, by)
     except LearnGuardError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc
@@ -226,7 +243,8 @@ def models_rollback(by: Annotated[str, typer.Option(help="who rolls back")] = "c
     from learnguard.errors import LearnGuardError
 
     try:
-        previous = _registry().rollback(by)
+        with _store() as store:
+            previous = store.registry.rollback(by)
     except LearnGuardError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from exc
@@ -246,20 +264,19 @@ def archive_replay(source: Annotated[Path, typer.Argument(help="an archive direc
 
     from learnguard.features.events import Event
     from learnguard.service.archive import read_events
-    from learnguard.service.store import Store
 
-    store = Store.open(get_settings())
     decode = msgspec.json.Decoder(Event).decode
     accepted = seen = 0
     pending: list = []
-    for raw in read_events(source):
-        pending.append(decode(raw))
-        seen += 1
-        if len(pending) >= batch:
+    with _store() as store:
+        for raw in read_events(source):
+            pending.append(decode(raw))
+            seen += 1
+            if len(pending) >= batch:
+                accepted += sum(store.streams.ingest(pending))
+                pending = []
+        if pending:
             accepted += sum(store.streams.ingest(pending))
-            pending = []
-    if pending:
-        accepted += sum(store.streams.ingest(pending))
     console.print(f"{seen} archived events read, {accepted} new ones put on the streams")
 
 

@@ -8,6 +8,7 @@
     ├── NotFound                    404  unknown session, course, learner
     ├── Conflict                    409  state that contradicts the request
     ├── Unprocessable               422  a well-formed body that breaks the contract
+    ├── TooManyRequests             429  a key over its rate limit (Retry-After)
     └── Unavailable                 503  store down, workers behind (read-your-writes)
 
 Only ``api/`` turns these into responses; everything below raises them.
@@ -21,9 +22,10 @@ from typing import Any
 class LearnGuardError(Exception):
     status: int = 500
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, retry_after: int | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
         self.details = details
 
 
@@ -53,6 +55,10 @@ class Conflict(LearnGuardError):
 
 class Unprocessable(LearnGuardError):
     status = 422
+
+
+class TooManyRequests(LearnGuardError):
+    status = 429
 
 
 class Unavailable(LearnGuardError):

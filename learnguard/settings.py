@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_events: int = 5000
 
     worker_batch: int = Field(default=500, ge=1)
+    # session records a worker keeps in memory, in encoded bytes (Python objects take a few
+    # times more); the least recently touched go first, and are re-read from Redis if needed
+    worker_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     worker_block_ms: int = Field(default=100, ge=1)
     lease_ms: int = Field(default=5000, ge=500)
     max_deliveries: int = Field(default=3, ge=1)
@@ -49,6 +52,15 @@ class Settings(BaseSettings):
     cramming_min_hours: float = Field(default=1.0, ge=0)
     # any detector threshold by name (README: Detection thresholds), e.g. '{"sharing_min_accounts": 4}'
     thresholds: dict[str, float] = Field(default_factory=dict)
+
+    # requests per second per API key, by role (a role left out is not limited); the bucket
+    # holds ``rate_burst_s`` seconds' worth, so short bursts pass
+    rate_limits: dict[str, float] = Field(default_factory=lambda: {
+        "platform": 2000.0, "supervisor": 20.0, "analyst": 20.0, "admin": 200.0})
+    rate_burst_s: float = Field(default=2.0, gt=0)
+    # serve: connections handled at once (more get 503), seconds an idle keep-alive stays open
+    max_connections: int = Field(default=1000, ge=1)
+    keep_alive_s: int = Field(default=5, ge=1)
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -23,6 +23,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:reviews:{flag_id}         list   every review of a flag, oldest first (never overwritten)
     {p}:course:{course}           string course description (JSON)
     {p}:owners:{kind}             hash   session / learner / course id -> the org that owns it
+    {p}:rate:{key_id}             hash   the key's token bucket (tokens, at); expires when full
     {p}:apikey:{sha256}           hash   role, org, name, created_at, revoked_at
     {p}:apikeys                   set    sha256 of every key ever made
     {p}:workers                   zset   worker id -> last heartbeat (ms)
@@ -120,6 +121,9 @@ class Keys:
 
     def course(self, course_id: str) -> str:
         return f"{self.prefix}:course:{course_id}"
+
+    def rate(self, key_id: str) -> str:
+        return f"{self.prefix}:rate:{key_id}"
 
     def owners(self, kind: str) -> str:
         return f"{self.prefix}:owners:{kind}"

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import redis
 
+from learnguard.service import scripts
 from learnguard.service.keys import Keys
 
 KINDS = ("session", "learner", "course")
@@ -26,21 +27,26 @@ class OwnerBook:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self._bind = client.register_script(scripts.BIND_OWNERS)
 
     def bind(self, claims: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
         """Bind each unbound (kind, id) to the org of its first claim; returns every claimed
         id's owner afterwards (one round trip)."""
-        first: dict[tuple[str, str], str] = {}
+        first: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
         for kind, identifier, org_id in claims:
-            first.setdefault((kind, identifier), org_id)
-        if not first:
+            first[kind].setdefault(identifier, org_id)
+        kinds = [kind for kind in KINDS if first[kind]]
+        if not kinds:
             return {}
         pipe = self.client.pipeline(transaction=False)
-        for (kind, identifier), org_id in first.items():
-            pipe.hsetnx(self.keys.owners(kind), identifier, org_id)
-            pipe.hget(self.keys.owners(kind), identifier)
-        replies = cast(list[Any], pipe.execute())
-        return {claim: replies[2 * index + 1].decode() for index, claim in enumerate(first)}
+        for kind in kinds:
+            self._bind(keys=[self.keys.owners(kind)], args=[x for pair in first[kind].items() for x in pair],
+                       client=pipe)
+        owners: dict[tuple[str, str], str] = {}
+        for kind, replies in zip(kinds, cast(list[Any], pipe.execute()), strict=True):
+            owners.update({(kind, identifier): owner.decode()
+                           for identifier, owner in zip(first[kind], replies, strict=True)})
+        return owners
 
     def owner(self, kind: str, identifier: str) -> str | None:
         raw = cast(bytes | None, self.client.hget(self.keys.owners(kind), identifier))

@@ -63,6 +63,24 @@ def _forget_dead_server(db_path: Path) -> None:
         registry.unlink(missing_ok=True)
 
 
+def stop_embedded(client: redis.Redis) -> bool:
+    """Shut down the embedded server if this process started it and it has no other client
+    (another process's ``learnguard worker`` keeps it alive). Returns whether it stopped."""
+    if not getattr(client, "pid", 0):
+        return False  # a real server, or an embedded one another process started
+    try:
+        if len(client.client_list()) > 1:
+            return False
+        client.shutdown(save=True)  # the bundled server predates SHUTDOWN's NOW/FORCE options
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it stops
+    except redis.RedisError as exc:
+        log.warning("embedded redis did not stop: %s", exc)
+        return False
+    log.info("embedded redis stopped")
+    return True
+
+
 def describe(client: redis.Redis) -> str:
     """Where the store is, for /health and the logs."""
     socket_file = getattr(client, "socket_file", None)

@@ -8,6 +8,13 @@ one atomic step, so a retry after a lost ``202`` finds its events already there.
 newer than what was applied; then writes session blobs, the applied stream id, the
 applied-event counter and dead letters together, and acks the batch's entries last.
 Acking inside the script means an entry is never acked without its effect stored.
+
+``BIND_OWNERS``: for each (id, org) pair, bind the id to the org unless it is bound, and
+return every id's owner: one call per kind of id (one hash, one slot) per request.
+
+``TAKE_TOKEN``: a token bucket per API key, refilled at ``rate`` per second up to ``burst``,
+on the server's clock (every API process shares it); returns 0 when a token was taken, else
+the milliseconds until one will be there.
 """
 
 INGEST = """
@@ -77,4 +84,33 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+BIND_OWNERS = """
+local owners = {}
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  owners[#owners + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+end
+return owners
+"""
+
+TAKE_TOKEN = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local wait_ms = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait_ms = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return wait_ms
 """

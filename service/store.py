@@ -6,6 +6,7 @@
     ├── courses    CourseBook    course descriptions
     ├── flags      FlagBook      flags by id and their reviews
     ├── owners     OwnerBook     which org owns each session, learner and course id
+    ├── limits     RateLimiter   per-key token buckets
     ├── apikeys    KeyStore      access keys (hashes only)
     └── registry   Registry      signed model artifacts, the active version, history
 
@@ -21,8 +22,9 @@ from learnguard.service.apikeys import KeyStore
 from learnguard.service.courses import CourseBook
 from learnguard.service.flags import FlagBook
 from learnguard.service.keys import LAYOUT_VERSION, Keys
+from learnguard.service.limits import RateLimiter
 from learnguard.service.owners import OwnerBook
-from learnguard.service.redis_conn import connect
+from learnguard.service.redis_conn import connect, stop_embedded
 from learnguard.service.registry import Registry
 from learnguard.service.sessions import SessionIndex
 from learnguard.service.streams import Streams
@@ -43,6 +45,7 @@ class Store:
         self.courses = CourseBook(client, keys)
         self.flags = FlagBook(client, keys)
         self.owners = OwnerBook(client, keys)
+        self.limits = RateLimiter(client, keys)
         self.apikeys = KeyStore(client, keys)
         self.registry = Registry(client, keys)
 
@@ -59,8 +62,10 @@ class Store:
         return Store.open(settings, self.client)
 
     def close(self) -> None:
-        """Drop this process's connections (an embedded Redis no one else uses then stops)."""
+        """Drop this process's connections, and stop the embedded Redis this process started
+        unless another process still uses it."""
         self.client.connection_pool.disconnect()
+        stop_embedded(self.client)
 
     def delete_all(self) -> int:
         """Delete every key of this deployment's prefix (tests and evaluation runs)."""

@@ -7,6 +7,7 @@ one shard's hash tag (``scripts``), so it runs unchanged on Redis Cluster.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from learnguard.service import scripts
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,7 +87,9 @@ class Streams:
         try:
             results = pipe.execute()
         except redis.RedisError as exc:
-            raise Unavailable(f"the event store did not accept the batch: {exc}") from exc
+            log.error("ingest failed: %s", exc)  # the details stay in the log
+            raise Unavailable("the event store did not accept the batch; nothing was accepted, send it again",
+                              retry_after=2) from exc
         for indexes, flags in zip(order, results, strict=True):
             for index, flag in zip(indexes, flags, strict=True):
                 fresh[index] = bool(flag)

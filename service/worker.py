@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import msgspec
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 _decode_events = msgspec.json.Decoder(list[Event]).decode
 COURSE_CACHE_S = 5.0
-MAX_CACHED_SESSIONS = 50_000  # per shard; past it the cache restarts (state is in Redis)
 MAX_BACKOFF_S = 5.0  # longest wait between rounds while the store is unreachable
 Decoded = tuple[bytes, dict[bytes, bytes], list[Event] | Exception]  # an entry: id, fields, events or error
 
@@ -67,6 +66,8 @@ class Worker:
         self.owned: set[int] = set()
         self.needs_pending: set[int] = set()
         self.cache: dict[int, dict[str, SessionRecord]] = defaultdict(dict)
+        self.cache_sizes: OrderedDict[tuple[int, str], int] = OrderedDict()  # least recently touched first
+        self._cached_total = 0
         self.applied: dict[int, tuple[int, int] | None] = {}
         self.failures: dict[bytes, int] = defaultdict(int)
         self.errors: dict[bytes, str] = {}
@@ -314,6 +315,7 @@ class Worker:
                 dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes]) -> int:
         """Store the batch's effect with its last id and ack it, atomically; then index it."""
         blobs = self.store.sessions.record_blobs(shard, {sid: effects.records[sid] for sid in effects.touched})
+        sizes = {sid: len(blobs[self.store.keys.session(shard, sid)]) for sid in effects.touched}
         blobs.update(self.store.sessions.learner_course_blobs(
             shard, [lc for pair, lc in effects.learner_courses.items() if pair in effects.changed_pairs]))
         for course_id in effects.cohorts_changed:
@@ -332,8 +334,7 @@ class Worker:
         self.applied[shard] = committed = parse_stream_id(last_id)
         if shard in self.isolating and committed >= self.isolating[shard]:
             del self.isolating[shard]
-        if len(effects.records) > MAX_CACHED_SESSIONS:
-            effects.records.clear()
+        self._keep_cached(shard, sizes)
         self.processed += applied_events
         metrics.EVENTS_PROCESSED.inc(applied_events)
         if dead:
@@ -341,9 +342,26 @@ class Worker:
             log.error("shard %d: %d entries moved to the dead-letter stream", shard, len(dead))
         return applied_events
 
+    def _keep_cached(self, shard: int, sizes: dict[str, int]) -> None:
+        """Note the touched sessions' sizes, then drop the least recently touched until the
+        cache fits ``worker_cache_bytes``."""
+        for sid, size in sizes.items():
+            self._cached_total += size - self.cache_sizes.pop((shard, sid), 0)
+            self.cache_sizes[(shard, sid)] = size
+        while self.cache_sizes and self._cached_total > self.settings.worker_cache_bytes:
+            (old_shard, old_sid), size = self.cache_sizes.popitem(last=False)
+            self.cache.get(old_shard, {}).pop(old_sid, None)
+            self._cached_total -= size
+
+    def cached_bytes(self) -> int:
+        """Encoded bytes of the session records held in memory."""
+        return self._cached_total
+
     def _forget(self, shard: int) -> None:
         """Drop every in-memory effect of uncommitted work on a shard."""
         self.cache.pop(shard, None)
+        for key in [key for key in self.cache_sizes if key[0] == shard]:
+            self._cached_total -= self.cache_sizes.pop(key)
         for key in [key for key in self.cohorts if key[0] == shard]:
             del self.cohorts[key]
 

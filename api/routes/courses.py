@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 from fastapi import APIRouter, Request, Response
 
+from learnguard.api.bodies import read_body
 from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
-from learnguard.api.ingest import read_body
 from learnguard.api.schemas import CoursePublic, documented
 from learnguard.errors import Conflict, NotFound, Unprocessable
 from learnguard.features.course import Course, CourseError, parse_course

@@ -5,8 +5,9 @@ from __future__ import annotations
 import msgspec
 from fastapi import APIRouter, Request, Response
 
+from learnguard.api.bodies import read_body
 from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
-from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
+from learnguard.api.ingest import ingest, is_ndjson, parse_events
 from learnguard.api.schemas import IngestResult, documented
 
 router = APIRouter(prefix="/v1", tags=["events"])

@@ -7,14 +7,14 @@ import time
 import msgspec
 from fastapi import APIRouter, Request, Response
 
+from learnguard.api.bodies import decode_json, read_body
 from learnguard.api.deps import Caller, CallerDep, RulesDep, SettingsDep, StoreDep
-from learnguard.api.ingest import read_body
 from learnguard.api.present import review_public
 from learnguard.api.schemas import FlagDetailPublic, ReviewRequest, documented
 from learnguard.api.timefmt import rfc3339
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import Review
-from learnguard.errors import BadRequest, NotFound, Unprocessable
+from learnguard.errors import NotFound
 from learnguard.service.keys import shard_of
 from learnguard.service.readside import reviewed_score
 from learnguard.service.store import Store
@@ -53,12 +53,8 @@ def _answer(detail: FlagDetailPublic) -> Response:
 async def review(flag_id: str, request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep,
                  rules: RulesDep) -> Response:
     caller.require("reviews")
-    try:
-        body = msgspec.json.decode(await read_body(request, settings), type=ReviewRequest)
-    except msgspec.ValidationError as exc:
-        raise Unprocessable(f"{exc}; send {{\"decision\": \"confirmed\" | \"dismissed\", \"note\": \"…\"}}") from exc
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    body = decode_json(await read_body(request, settings), ReviewRequest,
+                       '{"decision": "confirmed" | "dismissed", "note": "…"}')
     _flag_detail(store, rules, flag_id, caller, [])  # 404 / 403 before anything is written
     reviews = store.flags.add_review(flag_id, Review(decision=body.decision, note=body.note[:2000],
                                                      by_key=caller.key.key_id, by_name=caller.key.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import msgspec
@@ -9,16 +10,20 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from learnguard.api.deps import StoreDep
-from learnguard.api.schemas import HealthPublic, ShardHealth, documented
+from learnguard.api.schemas import HealthPublic, ShardHealth, documented, ref
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger(__name__)
+HEALTH_DOCS = documented(HealthPublic, errors=())
+HEALTH_DOCS["responses"][503] = {"description": "the store does not answer (the body says so)",
+                                 "content": {"application/json": {"schema": ref(HealthPublic)}}}
 
 STREAM_LAG = Gauge("learnguard_stream_lag_events", "Accepted events not yet applied", ["shard"])
 DEAD_ENTRIES = Gauge("learnguard_dead_letter_entries", "Entries in dead-letter streams", ["shard"])
 
 
 @router.get("/health", summary="Store state, stream lag per shard, dead letters",
-            **documented(HealthPublic, errors=()))
+            **HEALTH_DOCS)
 def health(store: StoreDep) -> Response:
     try:
         store.ping()
@@ -26,8 +31,9 @@ def health(store: StoreDep) -> Response:
         workers = store.streams.live_workers()
         memory = store.used_memory()
     except Exception as exc:  # the point of /health is to say so, not to fail
+        log.error("health: the store does not answer: %s", exc)
         return _answer(HealthPublic(status="down", store={"backend": store.describe(), "ok": False,
-                                                           "error": str(exc)}))
+                                                           "error": type(exc).__name__}), 503)
     lag = sum(s.lag for s in stats)
     dead = sum(s.dead for s in stats)
     unowned = [s.shard for s in stats if s.owner is None]
@@ -39,8 +45,8 @@ def health(store: StoreDep) -> Response:
                             stream_length=s.stream_length, owner=s.owner) for s in stats]))
 
 
-def _answer(health: HealthPublic) -> Response:
-    return Response(msgspec.json.encode(health), media_type="application/json")
+def _answer(health: HealthPublic, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(health), status_code=status, media_type="application/json")
 
 
 @router.get("/metrics", summary="Prometheus metrics",

@@ -39,15 +39,17 @@ router = APIRouter(prefix="/v1", tags=["supervision"])
 def _time(value: str | None, name: str) -> float | None:
     if value is None:
         return None
+    shown = value if len(value) <= 40 else value[:40] + "…"
     try:
-        if value.isdigit():
+        if value.isdigit() and len(value) <= 15:
             return int(value) / 1000
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"{name}: must be an RFC 3339 time or epoch milliseconds, got {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise BadRequest(f"{name}: needs an offset, e.g. 2026-03-01T00:00:00+08:00")
-    return parsed.timestamp()
+        if parsed.tzinfo is None:
+            raise BadRequest(f"{name}: needs an offset, e.g. 2026-03-01T00:00:00+08:00")
+        return parsed.timestamp()
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"{name}: must be an RFC 3339 time with an offset or epoch milliseconds, "
+                         f"got {shown!r}") from exc
 
 
 def _keep(flag: ReportFlag, pattern: str | None, status: str | None, since: float | None, until: float | None) -> bool:
@@ -91,15 +93,23 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
                     media_type="application/json")
 
 
+def _cell(value: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP: prefix with ')."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(items: list[FlaggedLearner]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["learner_id", "org_id", "course_id", "risk", "patterns", "flags", "statuses", "first_seen",
                      "last_seen", "reasons"])
     for item in items:
-        writer.writerow([item.learner_id, item.org_id, item.course_id, item.risk, ";".join(item.patterns),
-                         ";".join(f.flag_id for f in item.flags), ";".join(f.status for f in item.flags),
-                         item.first_seen, item.last_seen, " | ".join(f.reasons[0].message for f in item.flags)])
+        writer.writerow([_cell(value) for value in (
+            item.learner_id, item.org_id, item.course_id, item.risk, ";".join(item.patterns),
+            ";".join(f.flag_id for f in item.flags), ";".join(f.status for f in item.flags),
+            item.first_seen, item.last_seen, " | ".join(f.reasons[0].message for f in item.flags))])
     return out.getvalue()
 
 

@@ -8,8 +8,9 @@ import time
 import msgspec
 from fastapi import APIRouter, Request, Response
 
+from learnguard.api.bodies import read_body, unreadable
 from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
-from learnguard.api.ingest import ingest, is_ndjson, parse_events, read_body
+from learnguard.api.ingest import ingest, is_ndjson, parse_events
 from learnguard.api.present import flag_public
 from learnguard.api.schemas import ScorePublic, ScoreRequest, documented
 from learnguard.api.timefmt import rfc3339
@@ -59,8 +60,10 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     if body.strip():
         try:
             fields = _decode_score_body(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except msgspec.ValidationError as exc:
             raise BadRequest(f"body must be a JSON object such as {{\"events\": [...]}}: {exc}") from exc
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise unreadable(exc) or BadRequest("body cannot be read") from exc
         if "events" in fields:
             caller.require("events")
             events, indexes, rejected = parse_events(bytes(fields["events"]), is_ndjson(request), settings)
