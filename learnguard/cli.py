@@ -27,8 +27,9 @@ console = Console()
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from learnguard.logs import configure
+
+    configure(verbose, json_lines=get_settings().json_logs)
 
 
 @app.command()
@@ -45,19 +46,25 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
     settings = get_settings()
     count = settings.serve_workers if workers < 0 else workers
     uvicorn.run(create_app(settings, workers=count), host=host or settings.host,
-                port=port or settings.port, log_level="info" if verbose else "warning",
+                port=port or settings.port, log_level="info" if verbose else "warning", log_config=None,
                 limit_concurrency=settings.max_connections, timeout_keep_alive=settings.keep_alive_s,
                 timeout_graceful_shutdown=10)
 
 
 @app.command()
-def worker(verbose: bool = True) -> None:
+def worker(verbose: bool = True,
+           metrics_port: Annotated[int, typer.Option(help="serve Prometheus /metrics on this port (0: none)")] = 0
+           ) -> None:
     """Run one more stream worker against the same store (SIGTERM drains, a second exits)."""
+    from prometheus_client import start_http_server
+
     from learnguard.service.store import Store
     from learnguard.service.worker import Worker
 
     _logging(verbose)
     settings = get_settings()
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

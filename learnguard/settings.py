@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1)
     keep_alive_s: int = Field(default=5, ge=1)
 
+    json_logs: bool = True  # one JSON object a line (with request ids); false: plain text
+
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)

@@ -139,6 +139,7 @@ class Worker:
                 except Exception as exc:  # noqa: BLE001 - the loop must outlive any one round
                     backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
                     self.errors_seen += 1
+                    metrics.WORKER_ERRORS.inc()
                     level = logging.WARNING if isinstance(exc, StoreError) else logging.ERROR
                     log.log(level, "worker %s: round failed (%s: %s); retrying in %.1f s", self.worker_id,
                              type(exc).__name__, exc, backoff, exc_info=not isinstance(exc, StoreError))
@@ -335,6 +336,8 @@ class Worker:
         if shard in self.isolating and committed >= self.isolating[shard]:
             del self.isolating[shard]
         self._keep_cached(shard, sizes)
+        metrics.WORKER_CACHE.set(self._cached_total)
+        metrics.WORKER_SHARDS.set(len(self.owned))
         self.processed += applied_events
         metrics.EVENTS_PROCESSED.inc(applied_events)
         if dead:

