@@ -31,9 +31,9 @@ class Settings(BaseSettings):
     max_events: int = 5000
 
     worker_batch: int = Field(default=500, ge=1)
-    # session records a worker keeps in memory, in encoded bytes (Python objects take a few
-    # times more); the least recently touched go first, and are re-read from Redis if needed
-    worker_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # session records a worker keeps in memory, in encoded bytes (Python objects took 5.6×
+    # that, measured); the least recently touched go first, and are re-read from Redis if needed
+    worker_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     worker_block_ms: int = Field(default=100, ge=1)
     lease_ms: int = Field(default=5000, ge=500)
     max_deliveries: int = Field(default=3, ge=1)

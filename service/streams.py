@@ -205,8 +205,11 @@ class Streams:
     def forget_worker(self, worker_id: str) -> None:
         self.client.zrem(self.keys.workers(), worker_id)
 
-    def live_workers(self) -> int:
-        return int(cast(int, self.client.zcard(self.keys.workers())))
+    def live_workers(self, lease_ms: int) -> int:
+        """Workers whose last heartbeat is within three leases (a dead worker's entry stays in
+        the set until a live one cleans it, so count by time, not by size)."""
+        now = int(time.time() * 1000)
+        return int(cast(int, self.client.zcount(self.keys.workers(), now - 3 * lease_ms, "+inf")))
 
     def shard_stats(self) -> list[ShardStats]:
         pipe = self.client.pipeline(transaction=False)

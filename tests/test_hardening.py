@@ -222,3 +222,9 @@ def test_serve_starts_a_dead_embedded_redis_again_and_keeps_its_data(tmp_path: P
     finally:
         if serve.poll() is None:
             serve.kill()
+
+
+def test_health_counts_only_workers_that_beat_recently(service) -> None:
+    service.store.client.zadd(service.store.keys.workers(), {"a-worker-that-died-yesterday": 1})
+    health = httpx.get(f"{service.url}/health").json()
+    assert health["workers"] == 1  # the service's own worker thread; the dead one does not count

@@ -9,7 +9,7 @@ import msgspec
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
-from learnguard.api.deps import StoreDep
+from learnguard.api.deps import SettingsDep, StoreDep
 from learnguard.api.schemas import HealthPublic, ShardHealth, documented, ref
 
 router = APIRouter(tags=["operations"])
@@ -24,11 +24,11 @@ DEAD_ENTRIES = Gauge("learnguard_dead_letter_entries", "Entries in dead-letter s
 
 @router.get("/health", summary="Store state, stream lag per shard, dead letters",
             **HEALTH_DOCS)
-def health(store: StoreDep) -> Response:
+def health(store: StoreDep, settings: SettingsDep) -> Response:
     try:
         store.ping()
         stats = store.streams.shard_stats()
-        workers = store.streams.live_workers()
+        workers = store.streams.live_workers(settings.lease_ms)
         memory = store.used_memory()
     except Exception as exc:  # the point of /health is to say so, not to fail
         log.error("health: the store does not answer: %s", exc)
