@@ -29,7 +29,7 @@ def person_evidence(view: SessionView) -> list[Evidence]:
             f"{untrusted:.0f} inputs during playback were made by a script (browser isTrusted=false); people's "
             f"input is trusted (tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)),
             0.7, True))
-    if f["resume_gaps"] >= t.min_repeats and f["resume_gap_mean_s"] <= t.auto_resume_max_mean_s \
+    if f["resume_gaps"] >= t.auto_resume_min and f["resume_gap_mean_s"] <= t.auto_resume_max_mean_s \
             and f["resume_gap_sd_s"] <= t.constant_sd_s:
         cohort, note = _cohort_note(view, "resume_gap_mean_s", "5th percentile of resume gaps")
         found.append(Evidence(Reason(
@@ -46,7 +46,7 @@ def person_evidence(view: SessionView) -> list[Evidence]:
             f"{f['next_video_gaps']:.0f} times (sd {f['next_video_gap_sd_s']:.2f} s); flagged below "
             f"{t.next_video_max_mean_s} s with sd under {t.constant_sd_s} s",
             round(f["next_video_gap_mean_s"], 3), t.next_video_max_mean_s), 0.6, True))
-    if f["check_answers"] >= t.min_repeats:
+    if f["check_answers"] >= t.check_min:
         cohort, note = _cohort_note(view, "check_latency_mean_s", "5th percentile")
         limit = min(t.check_fast_floor_s, cohort) if cohort is not None else t.check_fast_floor_s
         if f["check_latency_mean_s"] < limit:

@@ -37,7 +37,13 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         "device clock offset from the platform's server tolerated before it is noted (weak)")] = 120.0
     # -- scripted playback: absence of a person ----------------------------------------
     min_repeats: Annotated[int, _doc(
-        "pauses, video changes or checks needed before their timing is judged")] = 2
+        "video changes needed before their timing is judged")] = 2
+    auto_resume_min: Annotated[int, _doc(
+        "resumes after a pause needed before their timing is judged (a real learner on EdNet "
+        "resumed twice within a second by chance)")] = 3
+    check_min: Annotated[int, _doc(
+        "presence checks needed before their answer latency is judged (real latencies make two "
+        "fast answers happen by chance)")] = 3
     auto_resume_max_mean_s: Annotated[float, _doc(
         "resuming this soon after every pause, on average, looks automatic")] = 2.0
     constant_sd_s: Annotated[float, _doc(

@@ -28,7 +28,6 @@ MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates ke
 CLICK_WINDOW_S = 1.0    # click storms are counted per second
 BURST_CLICKS = 5        # clicks within one second that make a burst
 SHORT_DWELL_S = 4.0     # a page left sooner than this was not read
-PARALLEL_WINDOW_S = 90.0  # videos reporting within this window advance "at once"
 
 
 class Track(msgspec.Struct, omit_defaults=True):
@@ -45,6 +44,8 @@ class Track(msgspec.Struct, omit_defaults=True):
     paused_ts: float = -1.0
     last_report_ts: float = -1.0
     watched: list[list[float]] = msgspec.field(default_factory=list)
+    span_start: float = -1.0  # wall-clock span of this video's latest credited playback
+    span_end: float = -1.0
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -68,7 +69,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     credited_wall: list[list[float]] = msgspec.field(default_factory=list)
     max_rate_seen: float = 0.0
     over_rate_seconds: float = 0.0
-    max_parallel: int = 0
+    max_parallel: int = 0  # no longer read (a "playing" flag is no evidence of playback); kept for stored blobs
     heartbeat_gap: RunningStat = msgspec.field(default_factory=RunningStat)
     resume_gap: RunningStat = msgspec.field(default_factory=RunningStat)
     next_video_gap: RunningStat = msgspec.field(default_factory=RunningStat)
@@ -201,6 +202,7 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
             state.over_rate_seconds += wall
         if state.hidden:
             state.hidden_media_seconds += credit
+        _note_simultaneous(state, track, ts)
     elif not track.playing and gain > 0:
         state.unexplained_seconds += gain
     if ts >= track.anchor_ts:
@@ -208,11 +210,21 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
     track.last_pos = position
     state.untrusted_since_report = 0
     track.last_report_ts = max(track.last_report_ts, ts)
-    reporting = sum(1 for t in state.videos.values() if t.last_report_ts >= ts - PARALLEL_WINDOW_S)
-    state.max_videos_reporting = max(state.max_videos_reporting, reporting)
     if track.playing:
         since_input = ts - max(state.last_trusted_ts, state.first_ts)
         state.max_span_without_input = max(state.max_span_without_input, since_input)
+
+
+def _note_simultaneous(state: SessionState, track: Track, ts: float) -> None:
+    """Videos advance at once only when their credited playback overlaps in wall time.
+
+    Several players on one page, or a play on one video without a logged pause on the
+    other, is not two videos playing: the other shows no progress over the same time.
+    """
+    track.span_start, track.span_end = track.anchor_ts, ts
+    at_once = sum(1 for other in state.videos.values()
+                  if other.span_end > track.span_start and other.span_start < ts)
+    state.max_videos_reporting = max(state.max_videos_reporting, at_once)
 
 
 def _claim(state: SessionState, track: Track, position: float) -> None:
@@ -238,7 +250,6 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     track.playing = True
     track.anchor_pos, track.anchor_ts = position, ev.ts
     track.last_pos = position
-    state.max_parallel = max(state.max_parallel, sum(t.playing for t in state.videos.values()))
 
 
 def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:

@@ -46,7 +46,7 @@ def session_features(state: SessionState) -> dict[str, float]:
         "seeks": float(state.seeks),
         "backward_seeks": float(state.backward_seeks),
         "max_rate": state.max_rate_seen,
-        "max_parallel_videos": float(max(state.max_parallel, state.max_videos_reporting)),
+        "max_parallel_videos": float(state.max_videos_reporting),
         "muted_first_share": state.muted_first_plays / plays if plays else 0.0,
         "unmuted_seen": float(state.unmuted_seen),
         "hidden_media_share": state.hidden_media_seconds / watched if watched else 0.0,

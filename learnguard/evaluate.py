@@ -38,7 +38,8 @@ MISCONDUCT = MISCONDUCT_PATTERNS
 def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
     """One cohort through ingest → workers → score; one row per session with its truth."""
     settings = base.model_copy(update={"key_prefix": f"lgeval-{uuid.uuid4().hex[:8]}",
-                                       "data_dir": Path(tempfile.mkdtemp(prefix="lg-eval-"))})
+                                       "data_dir": Path(tempfile.mkdtemp(prefix="lg-eval-")),
+                                       "rate_limits": {}})  # a private service: measure, don't throttle
     store = Store.open(settings)
     cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"eval-{seed}")
     key, _ = store.apikeys.create("admin", None, "evaluation")
