@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="LearnGuard: is the study time real?", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys (the secret is printed once; only its hash is kept).")
+
+
+@app.callback()
+def _every_command() -> None:
+    """SIGTERM ends any command like Ctrl-C does, so its ``finally`` blocks run and an embedded
+    Redis it started is stopped (``serve`` and ``worker`` install handlers of their own)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 app.add_typer(keys_app, name="keys")
 console = Console()
 
@@ -88,7 +95,6 @@ def _store() -> Iterator[Store]:
     stops with it, also on SIGTERM)."""
     from learnguard.service.store import Store
 
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     store = Store.open(get_settings())
     try:
         yield store

@@ -27,9 +27,25 @@ def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) 
     admin_key, _ = keys.create("admin", None, "demo admin")
     server = ServerThread(create_app(settings, store=store, workers=max(1, settings.serve_workers)),
                           port=port).start()
+    try:
+        _replay_and_report(server.url, platform_key, supervisor_key, admin_key, learners, seed, console)
+        if stay:
+            console.print("The service keeps running; Ctrl-C stops it.")
+            while server.thread.is_alive():
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:  # also on SIGTERM (the CLI turns it into SystemExit)
+        server.stop()
+        store.close()  # lets the embedded Redis stop with us
+
+
+def _replay_and_report(url: str, platform_key: str, supervisor_key: str, admin_key: str, learners: int, seed: int,
+                       console: Console) -> None:
+    """Replay a simulated cohort through the running service, score it, print the flagged."""
     cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"gov-2026s-demo{seed}")
     headers = {"Authorization": f"Bearer {platform_key}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         started = time.perf_counter()
         with Progress(console=console) as progress:
             task = progress.add_task("replaying events", total=len(cohort.events))
@@ -40,21 +56,11 @@ def run_demo(learners: int, seed: int, port: int, stay: bool, console: Console) 
             task = progress.add_task("scoring sessions", total=len(cohort.truth.sessions))
             scores = score_all(client, list(cohort.truth.sessions), lambda: progress.advance(task))
     show_flagged(console, scores, cohort.truth.sessions)
-    console.print(f"\nAPI docs: [bold]{server.url}/docs[/bold]   dashboard: [bold]{server.url}/dashboard[/bold] "
-                  f"(log in with the supervisor key)   health: {server.url}/health")
+    console.print(f"\nAPI docs: [bold]{url}/docs[/bold]   dashboard: [bold]{url}/dashboard[/bold] "
+                  f"(log in with the supervisor key)   health: {url}/health")
     console.print(f"platform key (org zhejiang):      {platform_key}")
     console.print(f"supervisor key (org zhejiang):    {supervisor_key}")
     console.print(f"admin key:                         {admin_key}")
-    if not stay:
-        server.stop()
-        store.close()  # lets the embedded Redis stop with us
-        return
-    console.print("The service keeps running; Ctrl-C stops it.")
-    try:
-        while server.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        server.stop()
 
 
 def show_flagged(console: Console, scores: list[dict], truth: dict[str, dict]) -> None:

@@ -104,7 +104,10 @@ def stop_embedded(client: redis.Redis) -> bool:
     try:
         if len(client.client_list()) > 1:
             return False
-        client.shutdown(save=True)  # the bundled server predates SHUTDOWN's NOW/FORCE options
+        try:
+            client.shutdown(save=True)  # the bundled server predates SHUTDOWN's NOW/FORCE options
+        except redis.ResponseError:  # it could not write its snapshot (its folder is gone): the
+            client.shutdown(nosave=True)  # append-only file already holds the data
     except redis.ConnectionError:
         pass  # the server closes the connection as it stops
     except redis.RedisError as exc:
