@@ -109,6 +109,19 @@ def test_health_answers_503_when_the_store_is_down_and_errors_hide_store_interna
         server.stop()
 
 
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    """``learnguard serve`` in its own process, once its /health answers 200."""
+    serve = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--no-verbose"], env=env)
+    for _ in range(200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return serve
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    serve.kill()
+    raise AssertionError("serve did not answer /health")
+
+
 def _embedded_redis_pid(data_dir: Path) -> int | None:
     """The pid of the embedded server for ``data_dir`` (None once it removed its pid file)."""
     registry = json.loads((data_dir / "learnguard.rdb.settings").read_text())
@@ -133,14 +146,8 @@ def test_stopping_serve_stops_the_embedded_redis_it_started(tmp_path: Path, stop
     port = free_port()
     env = {**os.environ, "LEARNGUARD_DATA_DIR": str(tmp_path / "data"), "LEARNGUARD_PORT": str(port)}
     env.pop("REDIS_URL", None)
-    serve = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--no-verbose"], env=env)
+    serve = _serve(env, port)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         pid = _embedded_redis_pid(tmp_path / "data")
         assert pid is not None and _alive(pid)
         serve.send_signal(stop_with)
@@ -184,15 +191,9 @@ def test_serve_starts_a_dead_embedded_redis_again_and_keeps_its_data(tmp_path: P
     made = subprocess.run([sys.executable, "-m", "learnguard.cli", "keys", "create", "--role", "admin"],
                           env=env, capture_output=True, text=True, timeout=60)
     key = made.stdout.strip().splitlines()[-1]
-    serve = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--no-verbose"], env=env)
+    serve = _serve(env, port)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         headers = {"Authorization": f"Bearer {key}"}
         assert httpx.post(f"{url}/v1/events", json=watched_session("before-crash", minutes=1, org="zhejiang"),
                           headers=headers).status_code == 202
