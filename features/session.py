@@ -42,7 +42,7 @@ class Track(msgspec.Struct, omit_defaults=True):
     duration: float = 0.0
     plays: int = 0
     paused_ts: float = -1.0
-    last_report_ts: float = -1.0
+    last_report_ts: float = -1.0  # no longer written; kept so stored blobs still decode
     watched: list[list[float]] = msgspec.field(default_factory=list)
     span_start: float = -1.0  # wall-clock span of this video's latest credited playback
     span_end: float = -1.0
@@ -209,7 +209,7 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
         track.anchor_pos, track.anchor_ts = position, ts
     track.last_pos = position
     state.untrusted_since_report = 0
-    track.last_report_ts = max(track.last_report_ts, ts)
+
     if track.playing:
         since_input = ts - max(state.last_trusted_ts, state.first_ts)
         state.max_span_without_input = max(state.max_span_without_input, since_input)
@@ -237,7 +237,10 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     track = _track(state, ev)
     position = ev.pos or 0.0
     if track.playing:
-        _report(state, track, position, ev.ts, rules)
+        if _skipped_ahead(track, position, ev.ts, rules):
+            state.seeks += 1  # a play far ahead with no seek logged is skipping: no credit, no flag
+        else:
+            _report(state, track, position, ev.ts, rules)
     elif 0 <= track.paused_ts <= ev.ts:  # a late play tells nothing about resuming
         state.resume_gap.update(ev.ts - track.paused_ts)
     if track.plays == 0 and 0 <= state.last_ended_ts <= ev.ts:
@@ -250,6 +253,12 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     track.playing = True
     track.anchor_pos, track.anchor_ts = position, ev.ts
     track.last_pos = position
+
+
+def _skipped_ahead(track: Track, position: float, ts: float, rules: PlaybackRules) -> bool:
+    """Whether a ``video_play`` starts further ahead than playback since the last report can
+    explain: the player jumped (a seek the platform did not log), it did not play there."""
+    return position - track.anchor_pos > max(0.0, ts - track.anchor_ts) * rules.max_rate + POSITION_SLACK_S
 
 
 def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:

@@ -89,3 +89,26 @@ def test_two_fast_presence_answers_are_chance_not_a_script() -> None:
         raw += [event(100 + 2 * k, "check_prompt", at_s=at, check_id=f"c{k}"),
                 event(101 + 2 * k, "check_answer", at_s=at + 0.86, check_id=f"c{k}", correct=True)]
     assert not _score(raw).flags
+
+
+def test_a_play_far_ahead_without_a_logged_seek_is_skipping_not_forging() -> None:
+    from tests.factories import event
+
+    raw = [event(0, "session_start"), event(1, "video_play", at_s=1, video_id="v1", position=0, rate=1.0)]
+    raw += [event(2 + i, "video_heartbeat", at_s=1 + 30 * (i + 1), video_id="v1", position=30.0 * (i + 1), rate=1.0)
+            for i in range(4)]
+    raw.append(event(10, "video_play", at_s=125, video_id="v1", position=900, rate=1.0))  # skipped ahead
+    raw += [event(11 + i, "video_heartbeat", at_s=125 + 30 * (i + 1), video_id="v1", position=900 + 30.0 * (i + 1),
+                  rate=1.0) for i in range(4)]
+    score = _score(raw)
+    assert not score.flags, [r.message for f in score.flags for r in f.reasons]
+    assert 230 <= score.effective_seconds <= 250  # what was played, not the jump
+
+
+def test_forged_heartbeats_that_jump_ahead_are_still_caught() -> None:
+    from tests.factories import event
+
+    raw = [event(0, "session_start"), event(1, "video_play", at_s=1, video_id="v1", position=0, rate=1.0)]
+    raw += [event(2 + i, "video_heartbeat", at_s=1 + 30 * (i + 1), video_id="v1", position=300.0 * (i + 1),
+                  rate=1.0) for i in range(6)]
+    assert [f.pattern for f in _score(raw).flags] == ["scripted_playback"]
