@@ -66,6 +66,7 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
     skew: float | None = None
     device: str | None = None
     ip: str | None = None
+    autoplay: bool | None = None
 
     def sort_key(self) -> tuple[float, int]:
         return (self.ts, self.order)
@@ -87,6 +88,7 @@ def compact(event: Event) -> Ev:
         ev.pos = get(event, "position", None)
     ev.rate = get(event, "rate", None)
     ev.muted = get(event, "muted", None)
+    ev.autoplay = get(event, "autoplay", None)
     ev.visible = get(event, "visible", None)
     ev.trusted = get(event, "trusted", None)
     ev.correct = get(event, "correct", None)

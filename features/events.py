@@ -56,6 +56,7 @@ class VideoPlay(EventBase, tag="video_play"):
     duration: Seconds | None = None
     rate: Rate | None = None
     muted: bool | None = None
+    autoplay: bool | None = None  # contract v1.1 §8: set by the platform when its player started the video
 
 
 class VideoPause(EventBase, tag="video_pause"):

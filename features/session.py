@@ -243,7 +243,8 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
             _report(state, track, position, ev.ts, rules)
     elif 0 <= track.paused_ts <= ev.ts:  # a late play tells nothing about resuming
         state.resume_gap.update(ev.ts - track.paused_ts)
-    if track.plays == 0 and 0 <= state.last_ended_ts <= ev.ts:
+    if track.plays == 0 and 0 <= state.last_ended_ts <= ev.ts and not ev.autoplay:
+        # the platform's own player starting the next video is no bot's constant gap
         state.next_video_gap.update(ev.ts - state.last_ended_ts)
     if ev.muted and track.plays == 0:
         state.muted_first_plays += 1

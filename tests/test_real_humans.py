@@ -112,3 +112,25 @@ def test_forged_heartbeats_that_jump_ahead_are_still_caught() -> None:
     raw += [event(2 + i, "video_heartbeat", at_s=1 + 30 * (i + 1), video_id="v1", position=300.0 * (i + 1),
                   rate=1.0) for i in range(6)]
     assert [f.pattern for f in _score(raw).flags] == ["scripted_playback"]
+
+
+def _five_videos_back_to_back(autoplay: bool | None) -> list[dict]:
+    from tests.factories import event
+
+    raw, at, n = [event(0, "session_start")], 1.0, 1
+    for video in range(5):
+        play = event(n, "video_play", at_s=at, video_id=f"v{video}", position=0, duration=120, rate=1.0)
+        if autoplay is not None and video > 0:
+            play["autoplay"] = autoplay
+        raw.append(play)
+        raw += [event(n + 1 + i, "video_heartbeat", at_s=at + 30 * (i + 1), video_id=f"v{video}",
+                      position=30.0 * (i + 1), rate=1.0) for i in range(3)]
+        raw.append(event(n + 5, "video_ended", at_s=at + 120, video_id=f"v{video}", position=120))
+        at, n = at + 121.4, n + 10  # the next video 1.4 s after the last ended, every time
+    return raw
+
+
+def test_a_platform_that_autoplays_the_next_video_is_not_a_bot() -> None:
+    assert not _score(_five_videos_back_to_back(autoplay=True)).flags
+    caught = _score(_five_videos_back_to_back(autoplay=None)).flags  # a client doing it by itself
+    assert caught and caught[0].reasons[0].code == "next_video_constant"
