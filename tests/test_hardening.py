@@ -7,8 +7,6 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from learnguard.service.worker import Worker
 from learnguard.settings import Settings
 from tests.conftest import make_keys
 from tests.factories import T0, event, watched_session
+from tests.processes import make_key, start_serve
 
 pytestmark = pytest.mark.integration
 
@@ -109,19 +108,6 @@ def test_health_answers_503_when_the_store_is_down_and_errors_hide_store_interna
         server.stop()
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    """``learnguard serve`` in its own process, once its /health answers 200."""
-    serve = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--no-verbose"], env=env)
-    for _ in range(200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return serve
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    serve.kill()
-    raise AssertionError("serve did not answer /health")
-
-
 def _embedded_redis_pid(data_dir: Path) -> int | None:
     """The pid of the embedded server for ``data_dir`` (None once it removed its pid file)."""
     registry = json.loads((data_dir / "learnguard.rdb.settings").read_text())
@@ -144,9 +130,7 @@ def _alive(pid: int | None) -> bool:
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_serve_stops_the_embedded_redis_it_started(tmp_path: Path, stop_with: int) -> None:
     port = free_port()
-    env = {**os.environ, "LEARNGUARD_DATA_DIR": str(tmp_path / "data"), "LEARNGUARD_PORT": str(port)}
-    env.pop("REDIS_URL", None)
-    serve = _serve(env, port)
+    serve = start_serve(tmp_path / "data", port, workers=1)
     try:
         pid = _embedded_redis_pid(tmp_path / "data")
         assert pid is not None and _alive(pid)
@@ -159,9 +143,7 @@ def test_stopping_serve_stops_the_embedded_redis_it_started(tmp_path: Path, stop
             time.sleep(0.1)
         assert not _alive(pid), "the embedded redis-server outlived serve"
         # a CLI command in embedded mode starts the server from the files and stops it again
-        created = subprocess.run([sys.executable, "-m", "learnguard.cli", "keys", "create", "--role", "admin"],
-                                 env=env, capture_output=True, text=True, timeout=60)
-        assert created.returncode == 0, created.stderr
+        assert make_key(tmp_path / "data").startswith("lg_")
         assert not _alive(_embedded_redis_pid(tmp_path / "data"))
     finally:
         if serve.poll() is None:
@@ -186,12 +168,8 @@ def test_the_worker_cache_is_bounded_in_bytes(store: Store, settings: Settings) 
 @pytest.mark.slow
 def test_serve_starts_a_dead_embedded_redis_again_and_keeps_its_data(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "LEARNGUARD_DATA_DIR": str(tmp_path / "data"), "LEARNGUARD_PORT": str(port)}
-    env.pop("REDIS_URL", None)
-    made = subprocess.run([sys.executable, "-m", "learnguard.cli", "keys", "create", "--role", "admin"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    key = made.stdout.strip().splitlines()[-1]
-    serve = _serve(env, port)
+    key = make_key(tmp_path / "data")
+    serve = start_serve(tmp_path / "data", port, workers=1)
     url = f"http://127.0.0.1:{port}"
     try:
         headers = {"Authorization": f"Bearer {key}"}
