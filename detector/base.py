@@ -18,6 +18,15 @@ from learnguard.features.session import SessionState
 from learnguard.models.cohort import CohortView
 
 
+class Related(msgspec.Struct, omit_defaults=True):
+    """Another account (and session) a linking reason rests on; the API shows it only to
+    readers whose org subtree holds it."""
+
+    learner_id: str
+    org_id: str
+    session_id: str = ""
+
+
 class Reason(msgspec.Struct, omit_defaults=True):
     """One piece of evidence: what was measured and what it was compared with."""
 
@@ -25,6 +34,7 @@ class Reason(msgspec.Struct, omit_defaults=True):
     message: str
     value: float
     threshold: float
+    related: list[Related] = msgspec.field(default_factory=list)
 
 
 class Flag(msgspec.Struct, omit_defaults=True):

@@ -15,6 +15,7 @@ import numpy as np
 
 from learnguard.detector.base import Flag, Reason, flag_id_for
 from learnguard.detector.context import with_context
+from learnguard.detector.linking import LinkSight
 from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of
 from learnguard.detector.records import LearnerCourse, SessionSummary, summary_of
 from learnguard.detector.scoring import SessionScore
@@ -38,11 +39,19 @@ class SessionModelLike(Protocol):
     def percentile(self, X: np.ndarray) -> np.ndarray: ...
 
 
+def session_summary(state: SessionState, score: SessionScore, learner_course: LearnerCourse | None
+                    ) -> SessionSummary:
+    """The session as its learner x course record keeps it (or as it will, when not yet there)."""
+    return (learner_course.sessions.get(state.session_id) if learner_course else None) or summary_of(state, score)
+
+
 def in_context(state: SessionState, score: SessionScore, learner_course: LearnerCourse | None,
-               device_sessions: dict[str, SessionSummary], course: CourseInfo, rules: Rules) -> SessionScore:
-    """The stored score with the learner x course and device detectors added."""
-    summary = (learner_course.sessions.get(state.session_id) if learner_course else None) or summary_of(state, score)
-    return with_context(state.session_id, score, summary, learner_course, device_sessions, course, rules.thresholds)
+               device_sessions: dict[str, SessionSummary], course: CourseInfo, rules: Rules,
+               sight: LinkSight | None = None, others: dict[str, LearnerCourse] | None = None) -> SessionScore:
+    """The stored score with the learner x course, device and linking detectors added."""
+    summary = session_summary(state, score, learner_course)
+    return with_context(state.session_id, score, summary, learner_course, device_sessions, course, rules.thresholds,
+                        sight, others)
 
 
 def model_confidence(probability: Any, learned: bool) -> Any:

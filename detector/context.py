@@ -1,12 +1,12 @@
 """Detectors that look beyond one session: the learner's course and the device's accounts.
 
 They run when a session is read (scoring, reports), on the learner x course summary the
-worker keeps and on the device index, so they see the learner's other sessions and the
-other accounts a device drove, whichever worker processed them.
+worker keeps and on the device and linking indexes, so they see the learner's other
+sessions and the other accounts a place saw, whichever worker processed them.
 
 - ``last_minute_cramming``: a learning-quality signal, never misconduct on its own.
-- ``account_sharing``: one device working through several accounts in turn (proxy
-  learning), or one learner studying in two places at once.
+- linking (``detector/linking``): accounts taking turns at one place (``account_sharing``),
+  one account playing in several sessions at once, replayed sessions, farms (review queue).
 - schedules: the same start time every day adds weight to ``scripted_playback`` but
   never raises it alone.
 """
@@ -14,16 +14,28 @@ other accounts a device drove, whichever worker processed them.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import msgspec
 
 from learnguard.detector.base import Evidence, Flag, Reason, combine, flag_id_for
+from learnguard.detector.linking import (
+    MAX_LINKED,
+    Linked,
+    LinkSight,
+    farm_candidates,
+    farm_flag,
+    parallel_evidence,
+    replay_candidates,
+    replay_evidence,
+    ring_candidates,
+    ring_evidence,
+)
 from learnguard.detector.policy import fuse, level_of
 from learnguard.detector.records import LearnerCourse, SessionSummary
 from learnguard.detector.scoring import SessionScore
 from learnguard.detector.thresholds import Thresholds
 from learnguard.features.course import CourseInfo
+from learnguard.features.session import ACTED_BUCKET_S
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -84,54 +96,6 @@ def cramming_flags(session_id: str, summary: SessionSummary, learner_course: Lea
                  start=summary.first_ts, end=summary.last_ts, misconduct=False)]
 
 
-def sharing_evidence(session_id: str, summary: SessionSummary, device_sessions: dict[str, SessionSummary],
-                     learner_course: LearnerCourse | None, t: Thresholds) -> list[Evidence]:
-    found: list[Evidence] = []
-    if summary.device:
-        nearby = sorted(((sid, s) for sid, s in device_sessions.items()
-                         if abs(s.first_ts - summary.first_ts) <= t.sharing_day_s), key=lambda item: item[1].first_ts)
-        chain = _chain_containing(session_id, nearby, t.sharing_max_gap_s)
-        accounts = {s.learner_id for _, s in chain}
-        if len(accounts) >= t.sharing_min_accounts:
-            day = datetime.fromtimestamp(summary.first_ts, tz=UTC).strftime("%Y-%m-%d")
-            found.append(Evidence(Reason(
-                "device_drives_accounts_in_turn",
-                f"device {summary.device} worked through {len(accounts)} learners' accounts one after another around "
-                f"{day} UTC ({len(chain)} sessions, each starting within {t.sharing_max_gap_s / 60:.0f} min of the "
-                f"previous one's end); flagged from {t.sharing_min_accounts} accounts. A shared office computer "
-                f"can look alike: confirm with the unit before acting",
-                float(len(accounts)), float(t.sharing_min_accounts)), 0.85, True))
-    if learner_course is not None and summary.effective_seconds >= 300:
-        for other_id, other in learner_course.sessions.items():
-            overlap = _overlap(summary.first_ts, summary.last_ts, other.first_ts, other.last_ts)
-            if other_id != session_id and other.device != summary.device and other.effective_seconds >= 300 \
-                    and overlap >= t.two_places_min_overlap_s:
-                found.append(Evidence(Reason(
-                    "two_places_at_once",
-                    f"studied on device {summary.device} and on {other.device} at the same time for "
-                    f"{overlap / 60:.0f} min (session {other_id}); flagged from "
-                    f"{t.two_places_min_overlap_s / 60:.0f} min",
-                    round(overlap, 1), t.two_places_min_overlap_s), 0.7, True))
-                break
-    return found
-
-
-def _chain_containing(session_id: str, ordered: list[tuple[str, SessionSummary]], max_gap_s: float
-                      ) -> list[tuple[str, SessionSummary]]:
-    """The run of back-to-back sessions (of any accounts) that contains ``session_id``."""
-    chains: list[list[tuple[str, SessionSummary]]] = []
-    for item in ordered:
-        if chains and 0 <= item[1].first_ts - chains[-1][-1][1].last_ts <= max_gap_s \
-                and chains[-1][-1][1].learner_id != item[1].learner_id:
-            chains[-1].append(item)
-        else:
-            chains.append([item])
-    for chain in chains:
-        if any(sid == session_id for sid, _ in chain):
-            return chain
-    return []
-
-
 def schedule_evidence(learner_course: LearnerCourse, t: Thresholds) -> list[Evidence]:
     """The same start minute on many days: a scheduler, not a person (weak on its own)."""
     by_day: dict[int, float] = {}
@@ -153,24 +117,75 @@ def schedule_evidence(learner_course: LearnerCourse, t: Thresholds) -> list[Evid
 
 def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
                  learner_course: LearnerCourse | None, device_sessions: dict[str, SessionSummary],
-                 course: CourseInfo, t: Thresholds) -> SessionScore:
-    """The session's score with the learner x course and device detectors added and fused."""
+                 course: CourseInfo, t: Thresholds, sight: LinkSight | None = None,
+                 others: dict[str, LearnerCourse] | None = None) -> SessionScore:
+    """The session's score with the learner x course, schedule and linking detectors added
+    and fused. ``others`` holds the records of the accounts ``needed_accounts`` named."""
     flags = list(score.flags)
     if learner_course is not None:
         flags += cramming_flags(session_id, summary, learner_course, course, t)
         schedule = schedule_evidence(learner_course, t)
-        for index, flag in enumerate(flags):
-            if flag.pattern == "scripted_playback" and schedule:
-                keep = (1 - flag.confidence) * (1 - schedule[0].weight)
-                flags[index] = msgspec.structs.replace(flag, confidence=round(min(0.99, 1 - keep), 3),
-                                                       reasons=flag.reasons + [schedule[0].reason])
-    sharing = sharing_evidence(session_id, summary, device_sessions, learner_course, t)
-    flags += combine(session_id, "account_sharing", sharing, summary.first_ts, summary.last_ts,
-                     suspect_media_seconds=score.effective_seconds)
+        if schedule:
+            flags = _merged(flags, session_id, "scripted_playback", schedule, summary, strengthen_only=True)
+    linked = linking_evidence(session_id, summary, learner_course, device_sessions, sight or LinkSight(),
+                              others or {}, t)
+    for pattern, evidence in linked.evidence.items():
+        flags = _merged(flags, session_id, pattern, evidence, summary)
+    flags += linked.review
     if len(flags) == len(score.flags) and flags == score.flags:
         return score
     risk = fuse(flags)
     effective = score.effective_seconds
-    if any(f.pattern == "account_sharing" for f in flags):
-        effective = 0.0
+    if linked.evidence:
+        effective = 0.0  # time resting on another account's turn, another tab's clock or a recording does not stand
     return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk), effective_seconds=effective)
+
+
+def _merged(flags: list[Flag], session_id: str, pattern: str, evidence: list[Evidence], summary: SessionSummary,
+            strengthen_only: bool = False) -> list[Flag]:
+    """``evidence`` folded into the session's flag of ``pattern`` (noisy-OR), or a new flag
+    when there is none and some of it is strong (``strengthen_only``: never a new flag)."""
+    for index, flag in enumerate(flags):
+        if flag.pattern == pattern:
+            keep = 1 - flag.confidence
+            for item in evidence:
+                keep *= 1 - item.weight
+            flags = list(flags)
+            flags[index] = msgspec.structs.replace(flag, confidence=round(min(0.99, 1 - keep), 3),
+                                                   reasons=flag.reasons + [item.reason for item in evidence])
+            return flags
+    if strengthen_only:
+        return flags
+    return flags + combine(session_id, pattern, evidence, summary.first_ts, summary.last_ts)
+
+
+def needed_accounts(session_id: str, summary: SessionSummary, device_sessions: dict[str, SessionSummary],
+                    sight: LinkSight, t: Thresholds) -> list[str]:
+    """Other accounts whose records the linking detectors need (loaded in one round trip)."""
+    wanted = ring_candidates(session_id, summary, device_sessions, sight, t) \
+        | replay_candidates(session_id, summary, sight, t) | farm_candidates(summary, sight, t)
+    wanted.discard(summary.learner_id)
+    return sorted(wanted)[:MAX_LINKED]
+
+
+def linking_evidence(session_id: str, summary: SessionSummary, learner_course: LearnerCourse | None,
+                     device_sessions: dict[str, SessionSummary], sight: LinkSight,
+                     others: dict[str, LearnerCourse], t: Thresholds) -> Linked:
+    """Evidence by pattern from the links between this session and other sessions/accounts."""
+    out = Linked()
+    records = dict(others)
+    if summary.claimed_seconds <= 0 and summary.effective_seconds <= 0:
+        return out  # a session that claims no study time is no one's study time to doubt
+    if learner_course is not None:
+        records[summary.learner_id] = learner_course
+        ring = ring_evidence(summary, ring_candidates(session_id, summary, device_sessions, sight, t), records, t)
+        if ring:
+            out.evidence.setdefault("account_sharing", []).extend(ring)
+    pattern, parallel = parallel_evidence(session_id, summary, learner_course, t, ACTED_BUCKET_S)
+    if parallel:
+        out.evidence.setdefault(pattern, []).extend(parallel)
+    replay = replay_evidence(summary, sight, records, t)
+    if replay:
+        out.evidence.setdefault("scripted_playback", []).extend(replay)
+    out.review = farm_flag(session_id, summary, learner_course, farm_candidates(summary, sight, t), records, t)
+    return out

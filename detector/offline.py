@@ -3,7 +3,7 @@
 For notebooks, tests and quick what-ifs on a replayed file. Sessions go through the
 one ``SessionPipeline`` one by one, in order of their first event (the cohort baseline
 learns from ended, unflagged sessions as the worker's does); the context detectors see
-every session at the end.
+every session at the end, with the linking index kept in memory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import msgspec
 
 from learnguard.detector.assessment import assess, course_responses
-from learnguard.detector.context import with_context
+from learnguard.detector.context import needed_accounts, with_context
+from learnguard.detector.linking import MemoryIndex, probe_of
 from learnguard.detector.pipeline import BatchEffects, SessionPipeline
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import LearnerCourse, SessionSummary
@@ -59,15 +60,24 @@ def run_offline(raw_events: list[dict[str, Any]], course: CourseInfo, rules: Rul
     for session_id, summary in effects.summaries.items():
         if summary.device:
             devices[summary.device][session_id] = summary
+    index = MemoryIndex()
+    for session_id, record in effects.records.items():
+        index.add(session_id, record.state.course_id, effects.summaries[session_id])
     scores: dict[str, SessionScore] = {}
     states: dict[str, SessionState] = {}
+    t = rules.thresholds
     for session_id, record in effects.records.items():
         state, score = record.state, record.score
         assert score is not None
         learner_course = effects.learner_courses[(state.learner_id, state.course_id)]
         summary = learner_course.sessions[session_id]
-        scores[session_id] = with_context(session_id, score, summary, learner_course,
-                                          devices.get(summary.device or "", {}), course, rules.thresholds)
+        device_sessions = devices.get(summary.device or "", {})
+        sight = index.sight(probe_of(summary, t), state.course_id)
+        others = {lid: effects.learner_courses[(lid, state.course_id)]
+                  for lid in needed_accounts(session_id, summary, device_sessions, sight, t)
+                  if (lid, state.course_id) in effects.learner_courses}
+        scores[session_id] = with_context(session_id, score, summary, learner_course, device_sessions, course, t,
+                                          sight, others)
         states[session_id] = finalized(state, rules.playback(course))
     return OfflineRun(scores=scores, states=states, learner_courses=effects.learner_courses)
 

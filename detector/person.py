@@ -26,8 +26,9 @@ def person_evidence(view: SessionView) -> list[Evidence]:
     if untrusted >= t.untrusted_min:
         found.append(Evidence(Reason(
             "untrusted_input",
-            f"{untrusted:.0f} inputs during playback were made by a script (browser isTrusted=false); people's "
-            f"input is trusted (tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)),
+            f"{untrusted:.0f} times a script-made input (browser isTrusted=false) drove the player or a check "
+            f"within 1.5 s; people's input is trusted, and an assistive tool's that drives nothing is not counted "
+            f"(tolerated: fewer than {t.untrusted_min})", untrusted, float(t.untrusted_min)),
             0.7, True))
     if f["resume_gaps"] >= t.auto_resume_min and f["resume_gap_mean_s"] <= t.auto_resume_max_mean_s \
             and f["resume_gap_sd_s"] <= t.constant_sd_s:

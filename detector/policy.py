@@ -26,7 +26,8 @@ from learnguard.features.session import PlaybackRules
 if TYPE_CHECKING:
     from learnguard.settings import Settings
 
-PATTERNS = ("scripted_playback", "screen_flooding", "last_minute_cramming", "account_sharing")
+PATTERNS = ("scripted_playback", "screen_flooding", "last_minute_cramming", "account_sharing",
+            "coordinated_accounts")
 MISCONDUCT_PATTERNS = frozenset({"scripted_playback", "screen_flooding", "account_sharing"})
 LEVEL_REVIEW = 0.5
 LEVEL_HIGH = 0.8

@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from learnguard.detector.scoring import SessionScore
+from learnguard.features.linking import LinkFacts
 from learnguard.features.session import SessionState
 
 
@@ -33,6 +34,7 @@ class SessionSummary(msgspec.Struct, array_like=True):
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
     patterns: list[str] = msgspec.field(default_factory=list)
     risk: float = 0.0
+    link: LinkFacts = msgspec.field(default_factory=LinkFacts)
 
 
 class FlagRef(msgspec.Struct):
@@ -82,4 +84,4 @@ def summary_of(state: SessionState, score: SessionScore) -> SessionSummary:
         effective_seconds=score.effective_seconds, claimed_seconds=score.claimed_seconds,
         device=score.devices[0] if score.devices else None, ip=score.ips[0] if score.ips else None,
         misconduct=any(flag.misconduct for flag in score.flags), quiz=score.quiz,
-        patterns=sorted({f.pattern for f in score.flags}), risk=score.risk)
+        patterns=sorted({f.pattern for f in score.flags}), risk=score.risk, link=score.link or LinkFacts())

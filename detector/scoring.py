@@ -13,6 +13,7 @@ from learnguard.detector.flooding import ScreenFloodingDetector
 from learnguard.detector.policy import Rules, fuse, level_of
 from learnguard.detector.scripted import ScriptedPlaybackDetector
 from learnguard.features.course import CourseInfo
+from learnguard.features.linking import LinkFacts, link_facts
 from learnguard.features.session import SessionState, credited_wall_seconds, finalized, watched_media_seconds
 from learnguard.features.vector import session_features
 from learnguard.models.cohort import CohortView
@@ -39,6 +40,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     quiz: dict[str, bool] = msgspec.field(default_factory=dict)
     model: dict | None = None
     online: dict | None = None
+    link: LinkFacts | None = None  # what links the session to others (kept in its summary)
 
 
 def default_detectors() -> list[Detector]:
@@ -75,5 +77,6 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
                          events=done.applied_events, model_version=MODEL_VERSION, notes=notes,
                          first_ts=done.first_ts, last_ts=done.last_ts,
                          ended=done.counts.get("session_end", 0) > 0,
-                         devices=list(done.devices), ips=list(done.ips), quiz=dict(done.quiz))
+                         devices=list(done.devices), ips=list(done.ips), quiz=dict(done.quiz),
+                         link=link_facts(done, done.ips[0] if done.ips else None))
     return score, features

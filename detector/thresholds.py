@@ -60,7 +60,8 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     check_even_sd_s: Annotated[float, _doc(
         "answer latencies varying by less than this (sd) are machine-even")] = 0.35
     untrusted_min: Annotated[int, _doc(
-        "script-made inputs (isTrusted=false) during playback that count as strong evidence")] = 3
+        "script-made inputs (isTrusted=false) driving a player or check action within 1.5 s that are strong "
+        "evidence")] = 3
     long_play_s: Annotated[float, _doc(
         "playback this long without a seek and with at most one pause is noted (weak)")] = 3600.0
     unbroken_s: Annotated[float, _doc(
@@ -89,13 +90,28 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         "... with at least this many effective hours in the window")] = 1.0
     # -- account sharing and schedules ---------------------------------------------------
     sharing_min_accounts: Annotated[int, _doc(
-        "accounts one device works through one after another that make account sharing")] = 3
+        "accounts taking turns at one place (device, or network and browser) that make account sharing")] = 3
     sharing_max_gap_s: Annotated[float, _doc(
-        "each next account's session starts within this many seconds of the previous one's end")] = 90 * 60.0
+        "each next account's session starts within this many seconds of the previous one's end")] = 6 * 3600.0
     sharing_day_s: Annotated[float, _doc(
-        "sessions on a device within this many seconds of each other are looked at together")] = 12 * 3600.0
+        "sessions at one place within this many seconds of each other are looked at together")] = 12 * 3600.0
+    ring_exclusive_share: Annotated[float, _doc(
+        "share of an account's study time at that place that makes it study almost only there")] = 0.8
+    ring_min_days: Annotated[int, _doc(
+        "days on which the accounts took turns there before it is account sharing")] = 2
     two_places_min_overlap_s: Annotated[float, _doc(
-        "one learner studying on two devices at once for this long is strong evidence")] = 600.0
+        "one account playing in two sessions at once for this long (a person acting in both) is evidence")] = 600.0
+    replay_match_s: Annotated[float, _doc(
+        "two pauses or seeks at video positions this close (and pauses as long) are the same gesture")] = 1.5
+    replay_min_matches: Annotated[int, _doc(
+        "pauses/seeks repeating an earlier session of another account (and half of either's) that make a "
+        "replay")] = 2
+    farm_window_s: Annotated[float, _doc(
+        "accounts starting within this many seconds of each other start together")] = 180.0
+    farm_min_accounts: Annotated[int, _doc(
+        "accounts on one network or browser build starting together that go to the review queue ...")] = 5
+    farm_min_days: Annotated[int, _doc(
+        "... on at least this many days")] = 2
     same_start_min_days: Annotated[int, _doc(
         "days needed before a fixed daily start time is judged")] = 4
     same_start_sd_min: Annotated[float, _doc(

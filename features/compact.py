@@ -67,6 +67,7 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
     device: str | None = None
     ip: str | None = None
     autoplay: bool | None = None
+    ua: str | None = None
 
     def sort_key(self) -> tuple[float, int]:
         return (self.ts, self.order)
@@ -77,7 +78,7 @@ def compact(event: Event) -> Ev:
     kind = str(type(event).__struct_config__.tag)
     ts = epoch_seconds(event.ts)
     ev = Ev(ts=ts, order=order_key(event.event_id), kind=KIND_CODE[kind],
-            device=event.device_id, ip=event.ip)
+            device=event.device_id, ip=event.ip, ua=event.user_agent)
     if event.received_at is not None:
         ev.skew = ts - epoch_seconds(event.received_at)
     get = getattr

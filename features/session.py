@@ -28,6 +28,11 @@ MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates ke
 CLICK_WINDOW_S = 1.0    # click storms are counted per second
 BURST_CLICKS = 5        # clicks within one second that make a burst
 SHORT_DWELL_S = 4.0     # a page left sooner than this was not read
+DRIVES_WITHIN_S = 1.5   # script-made input followed this soon by a player or check action drove it
+ACTED_BUCKET_S = 300.0  # person-made input is remembered per 5-minute bucket ...
+MAX_ACTED = 96          # ... for at most 8 hours of a session
+MAX_GESTURES = 32       # pauses and seeks kept as the session's fingerprint
+GESTURE_PAUSE, GESTURE_SEEK = 0, 1  # gesture kinds
 
 
 class Track(msgspec.Struct, omit_defaults=True):
@@ -46,6 +51,16 @@ class Track(msgspec.Struct, omit_defaults=True):
     watched: list[list[float]] = msgspec.field(default_factory=list)
     span_start: float = -1.0  # wall-clock span of this video's latest credited playback
     span_end: float = -1.0
+
+
+class Gesture(msgspec.Struct, array_like=True):
+    """One pause (where, and for how long: -1 until play resumes) or seek (from, to): the
+    sequence of them is a session's fingerprint, replayed sessions repeat it."""
+
+    kind: int
+    video: str
+    at: float
+    value: float
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -80,8 +95,8 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     visibility_changes: int = 0
     clicks_trusted: int = 0
     clicks_untrusted: int = 0
-    untrusted_while_playing: int = 0
-    untrusted_since_report: int = 0
+    untrusted_while_playing: int = 0  # script-made inputs that drove a player or check action
+    untrusted_since_report: int = 0   # no longer written; kept so stored blobs still decode
     muted_first_plays: int = 0
     unmuted_seen: bool = False
     seeks: int = 0
@@ -103,6 +118,10 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
+    user_agent: str = ""
+    last_untrusted_ts: float = -1.0
+    acted: list[int] = msgspec.field(default_factory=list)
+    gestures: list[Gesture] = msgspec.field(default_factory=list)
 
 
 class PlaybackRules(msgspec.Struct, frozen=True):
@@ -160,6 +179,10 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     state.counts[name] = state.counts.get(name, 0) + 1
     _remember(state.devices, ev.device)
     _remember(state.ips, ev.ip)
+    if ev.ua and not state.user_agent:
+        state.user_agent = ev.ua[:512]
+    if ev.kind in _PLAYER_OR_CHECK:
+        _note_driven(state, ev.ts)
     if ev.skew is not None:
         state.clock_skew.update(ev.skew)
     handler = _HANDLERS.get(ev.kind)
@@ -173,6 +196,26 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     record_point(state.timeline, ev, video_index, state.timeline_base)
     if handler is not None:
         handler(state, ev, rules)
+
+
+def _note_driven(state: SessionState, ts: float) -> None:
+    """A player or check action: script-made input just before it drove it (evidence);
+    script-made input that drives nothing is an assistive tool's, not a bot's."""
+    if state.last_untrusted_ts >= 0 and 0 <= ts - state.last_untrusted_ts <= DRIVES_WITHIN_S:
+        state.untrusted_while_playing += 1
+        state.last_untrusted_ts = -1.0
+
+
+def _note_acted(state: SessionState, ts: float) -> None:
+    """Remember that a person acted (trusted input, a check answered) in this 5-minute bucket."""
+    bucket = int(ts // ACTED_BUCKET_S)
+    if bucket not in state.acted and len(state.acted) < MAX_ACTED:
+        state.acted.append(bucket)
+
+
+def _gesture(state: SessionState, kind: int, video: str | None, at: float, value: float) -> None:
+    if len(state.gestures) < MAX_GESTURES:
+        state.gestures.append(Gesture(kind, video or "?", round(at, 1), round(value, 1)))
 
 
 def _track(state: SessionState, ev: Ev) -> Track:
@@ -197,7 +240,6 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
         add_interval(track.watched, track.anchor_pos, track.anchor_pos + credit)
         add_interval(state.credited_wall, track.anchor_ts, ts)
         state.unexplained_seconds += gain - credit
-        state.untrusted_while_playing += state.untrusted_since_report
         if track.rate > rules.max_rate:
             state.over_rate_seconds += wall
         if state.hidden:
@@ -208,7 +250,6 @@ def _report(state: SessionState, track: Track, position: float, ts: float, rules
     if ts >= track.anchor_ts:
         track.anchor_pos, track.anchor_ts = position, ts
     track.last_pos = position
-    state.untrusted_since_report = 0
 
     if track.playing:
         since_input = ts - max(state.last_trusted_ts, state.first_ts)
@@ -243,6 +284,10 @@ def _on_play(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
             _report(state, track, position, ev.ts, rules)
     elif 0 <= track.paused_ts <= ev.ts:  # a late play tells nothing about resuming
         state.resume_gap.update(ev.ts - track.paused_ts)
+        for gesture in reversed(state.gestures):
+            if gesture.kind == GESTURE_PAUSE and gesture.video == (ev.video or "?") and gesture.value < 0:
+                gesture.value = round(ev.ts - track.paused_ts, 1)
+                break
     if track.plays == 0 and 0 <= state.last_ended_ts <= ev.ts and not ev.autoplay:
         # the platform's own player starting the next video is no bot's constant gap
         state.next_video_gap.update(ev.ts - state.last_ended_ts)
@@ -275,6 +320,8 @@ def _on_position(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         _claim(state, track, position)
     _report(state, track, position, ev.ts, rules)
     if ev.kind == PAUSE:
+        if track.playing:
+            _gesture(state, GESTURE_PAUSE, ev.video, position, -1.0)
         track.playing = False
         track.paused_ts = ev.ts
     elif ev.kind == ENDED:
@@ -287,6 +334,7 @@ def _on_seek(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     origin, target = ev.pos or 0.0, ev.pos2 or 0.0
     _report(state, track, origin, ev.ts, rules)
     state.seeks += 1
+    _gesture(state, GESTURE_SEEK, ev.video, origin, target)
     if target < origin:
         state.backward_seeks += 1
     track.anchor_pos, track.anchor_ts = target, ev.ts
@@ -303,11 +351,11 @@ def _on_visibility(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
 def _on_click(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     if ev.trusted is False:
         state.clicks_untrusted += 1
-        if any(track.playing for track in state.videos.values()):
-            state.untrusted_since_report += 1  # counted once playback is seen progressing
+        state.last_untrusted_ts = ev.ts  # evidence only if a player or check action follows
     else:
         state.clicks_trusted += 1
         state.last_trusted_ts = max(state.last_trusted_ts, ev.ts)
+        _note_acted(state, ev.ts)
     recent = sorted([*state.recent_clicks, ev.ts])[-4 * BURST_CLICKS * 2:]
     state.recent_clicks = recent
     # |Δt| rather than "after": a late click must not find every later click in its window
@@ -345,7 +393,11 @@ def _on_check_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     shown = state.open_checks.pop(ev.ref or "", None)
     if shown is not None and ev.ts >= shown:
         state.check_latency.update(ev.ts - shown)
+        _note_acted(state, ev.ts)
 
+
+_PLAYER_OR_CHECK = frozenset(KIND_CODE[name] for name in (
+    "video_play", "video_pause", "video_seek", "video_ratechange", "check_answer"))
 
 _HANDLERS = {KIND_CODE[name]: handler for name, handler in {
     "video_play": _on_play,

@@ -30,9 +30,11 @@ from learnguard.server_thread import ServerThread
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.settings import Settings, get_settings
-from learnguard.simulator.cohort import CHEATERS, HARD_CLASS, HONEST, simulate_cohort
+from learnguard.simulator.cohort import CHEATERS, HARD_CLASS, HONEST_KINDS, simulate_cohort
+from learnguard.simulator.linked import LINKED_CHEATERS, LINKED_HONEST
 
 MISCONDUCT = MISCONDUCT_PATTERNS
+REVIEW_QUEUE_PATTERN = "coordinated_accounts"
 
 
 def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
@@ -59,7 +61,12 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
             state = finalized(record.state, playback)
             rows.append({
                 "seed": seed, "session_id": score["session_id"], "learner_id": score["learner_id"],
-                "archetype": archetype, "honest": archetype in HONEST, "hard": archetype in HARD_CLASS,
+                "archetype": archetype, "honest": archetype in HONEST_KINDS,
+                "hard": archetype in HARD_CLASS or archetype in LINKED_CHEATERS or archetype in LINKED_HONEST,
+                "linked": archetype in LINKED_CHEATERS or archetype in LINKED_HONEST,
+                "farm": bool(cohort.truth.learners[score["learner_id"]].get("farm")),
+                "review_queue": any(f["pattern"] == REVIEW_QUEUE_PATTERN or f["pattern"] in MISCONDUCT
+                                    for f in score["flags"]),
                 "truth": truth["patterns"], "learner_truth": cohort.truth.learners[score["learner_id"]]["patterns"],
                 "flagged": sorted({f["pattern"] for f in score["flags"]}),
                 "misconduct_flagged": any(f["pattern"] in MISCONDUCT for f in score["flags"]),
@@ -92,7 +99,7 @@ def pattern_metrics(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for r in regular:
         entry = learners.setdefault((r["seed"], r["learner_id"]), {"truth": set(r["learner_truth"]), "flagged": set()})
         entry["flagged"] |= set(r["flagged"])
-    for pattern in PATTERNS:
+    for pattern in (p for p in PATTERNS if p != REVIEW_QUEUE_PATTERN):  # a queue, not an accusation
         s_tp = sum(pattern in r["truth"] and pattern in r["flagged"] for r in regular)
         s_fp = sum(pattern not in r["truth"] and pattern in r["flagged"] for r in regular)
         s_fn = sum(pattern in r["truth"] and pattern not in r["flagged"] for r in regular)
@@ -220,6 +227,36 @@ def models_and_labels(rows: list[dict[str, Any]], reviews: tuple[int, ...] = (20
     return out
 
 
+def linked_metrics(rows: list[dict[str, Any]], plain_honest_rate: float) -> dict[str, Any]:
+    """Cheating that spans accounts (session recall of its own pattern, per class), the
+    hard honest classes (misconduct-flag rate, per class) and farms (share of farm
+    accounts with a session in the review queue), as issue 11 asks."""
+    out: dict[str, Any] = {"adversaries": {}, "hard_honest": {}, "plain_honest_misconduct_rate": round(
+        plain_honest_rate, 5)}
+    for name in LINKED_CHEATERS:
+        members = [r for r in rows if r["archetype"] == name and r["truth"]]
+        if members:
+            caught = sum(bool(set(r["truth"]) & set(r["flagged"])) for r in members)
+            out["adversaries"][name] = {"sessions": len(members), "caught": caught,
+                                        "recall": round(caught / len(members), 4)}
+    for name in LINKED_HONEST:
+        members = [r for r in rows if r["archetype"] == name]
+        if members:
+            flagged = sum(r["misconduct_flagged"] for r in members)
+            out["hard_honest"][name] = {"sessions": len(members), "misconduct_flagged": flagged,
+                                        "rate": round(flagged / len(members), 4),
+                                        "in_review_queue": sum(r["review_queue"] for r in members)}
+    farms: dict[tuple[int, str], bool] = {}
+    for r in rows:
+        if r["farm"]:
+            key = (r["seed"], r["learner_id"])
+            farms[key] = farms.get(key, False) or r["review_queue"]
+    if farms:
+        out["farm_accounts"] = {"accounts": len(farms), "in_review_queue": sum(farms.values()),
+                                "share": round(sum(farms.values()) / len(farms), 4)}
+    return out
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     regular = [r for r in rows if not r["hard"]]
     honest = [r for r in regular if r["honest"]]
@@ -239,7 +276,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if r["truth"]:
             entry["with_pattern"] += 1
             entry["caught"] += int(bool(set(r["truth"]) & set(r["flagged"])))
-    hard = [r for r in rows if r["hard"] and r["truth"]]
+    hard = [r for r in rows if r["archetype"] in HARD_CLASS and r["truth"]]
     hard_y = [1] * len(hard) + [0] * len(honest)
     hard_scores = [r["risk"] for r in hard] + [r["risk"] for r in honest]
     cramming_fp = sum("last_minute_cramming" in r["flagged"] for r in regular
@@ -265,6 +302,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mimic_bots": {"sessions": len(hard),
                        "recall": round(sum(r["misconduct_flagged"] for r in hard) / max(len(hard), 1), 4),
                        **auc_pair(hard_y, hard_scores)},
+        "linked": linked_metrics(rows, len(honest) and sum(r["misconduct_flagged"] for r in honest) / len(honest)),
         "baselines": generic_baselines(rows),
         "models": models_and_labels(rows),
     }
@@ -306,7 +344,7 @@ def print_report(result: dict[str, Any], console: Any) -> None:
     arch = Table("archetype", "sessions", "with pattern", "caught", "missed", "misconduct flags",
                  title="by archetype (honest ones should have 0 misconduct flags)")
     for name, e in result["by_archetype"].items():
-        kind = "honest" if name in HONEST else ("hard" if name in HARD_CLASS else "cheater")
+        kind = "honest" if name in HONEST_KINDS else ("hard" if name in HARD_CLASS else "cheater")
         arch.add_row(f"{name} ({kind})", str(e["sessions"]), str(e["with_pattern"]), str(e["caught"]),
                      str(e["with_pattern"] - e["caught"]), str(e["misconduct_flagged"]))
     console.print(arch)
@@ -322,6 +360,18 @@ def print_report(result: dict[str, Any], console: Any) -> None:
                       + (entry.get("note") or f"semi-supervised model flags {entry['model_flags']} sessions, precision "
                          f"{entry['precision_of_model_flags']}, recall {entry['recall_of_model_flags']}, ROC-AUC "
                          f"{entry['model_roc_auc']}; fused precision at review {entry['fused_precision_at_review']}"))
+    linked = result["linked"]
+    table = Table("class (spans accounts)", "sessions", "caught / flagged", "rate",
+                  title="linked adversaries (recall of their pattern) and hard honest classes (misconduct flags)")
+    for name, e in linked["adversaries"].items():
+        table.add_row(f"{name} (cheater)", str(e["sessions"]), str(e["caught"]), f"{e['recall']:.3f}")
+    for name, e in linked["hard_honest"].items():
+        table.add_row(f"{name} (honest)", str(e["sessions"]), str(e["misconduct_flagged"]), f"{e['rate']:.3%}")
+    console.print(table)
+    if "farm_accounts" in linked:
+        farm = linked["farm_accounts"]
+        console.print(f"farm accounts in the review queue: {farm['in_review_queue']} of {farm['accounts']} "
+                      f"({farm['share']:.1%})")
     base = Table("detector (same session features)", "ROC-AUC", "PR-AUC", title="ours vs generic anomaly detectors")
     for name, value in result["baselines"].items():
         base.add_row(name, str(value["roc_auc"]), str(value["pr_auc"]))

@@ -15,6 +15,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:device:{device}           hash   session -> learner and time span, per device
+    {p}:net:{network}:{day}       hash   session -> summary, per /24 network and UTC day (linking)
+    {p}:starts:{course}:{slot}    hash   session -> summary, per course and 10-minute start slot (farms)
+    {p}:gest:{course}:{video}:{b} set    learner and session of pauses/seeks at a 5 s position bucket (replays)
     {p}:{n}:courses:{learner}     set    courses a learner has sessions in
     {p}:roster:{course}           set    learners with sessions in a course
     {p}:rasch:{course}            string the course's Rasch fit (JSON, cached with a TTL)
@@ -118,6 +121,15 @@ class Keys:
 
     def device(self, device_id: str) -> str:
         return f"{self.prefix}:device:{device_id}"
+
+    def network(self, network: str, day: int) -> str:
+        return f"{self.prefix}:net:{network}:{day}"
+
+    def starts(self, course_id: str, slot: int) -> str:
+        return f"{self.prefix}:starts:{course_id}:{slot}"
+
+    def gesture(self, course_id: str, video_id: str, bucket: int) -> str:
+        return f"{self.prefix}:gest:{course_id}:{video_id}:{bucket}"
 
     def course(self, course_id: str) -> str:
         return f"{self.prefix}:course:{course_id}"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import msgspec
 
 from learnguard.detector.assessment import assess, course_responses
-from learnguard.detector.compose import in_context, with_model, with_statuses
+from learnguard.detector.compose import in_context, session_summary, with_model, with_statuses
+from learnguard.detector.context import needed_accounts
+from learnguard.detector.linking import probe_of
 from learnguard.detector.policy import Rules
-from learnguard.detector.records import FlagRef, Review, SessionRecord
+from learnguard.detector.records import FlagRef, Review, SessionRecord, summary_of
 from learnguard.detector.scoring import SessionScore
 from learnguard.features.session import finalized
 from learnguard.models.irt import RaschFit, fit_rasch
@@ -28,10 +30,14 @@ def complete_score(store: Store, record: SessionRecord, rules: Rules) -> Session
     """The stored score with cramming, account sharing, schedules and model evidence added."""
     state, score = record.state, record.score
     assert score is not None
-    learner_course, device_sessions, raw_course = store.sessions.context_of(
-        state.learner_id, state.course_id, state.devices[:2])
+    probe = probe_of(summary_of(state, score), rules.thresholds)
+    learner_course, device_sessions, raw_course, sight = store.sessions.context_of(
+        state.learner_id, state.course_id, state.devices[:2], probe)
+    summary = session_summary(state, score, learner_course)
+    wanted = needed_accounts(state.session_id, summary, device_sessions, sight, rules.thresholds)
+    others = store.sessions.learner_courses_of(wanted, state.course_id)  # a second trip only when linked
     course = rules.course(decode_course(raw_course))
-    result = in_context(state, score, learner_course, device_sessions, course, rules)
+    result = in_context(state, score, learner_course, device_sessions, course, rules, sight, others)
     model, envelope = store.registry.active()  # pointer re-read at most every 2 s: no round trip per score
     if model is None or envelope is None:
         return result

@@ -53,8 +53,9 @@ class LearnerCourseReport:
 
 
 def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
-                shared_devices: set[str]) -> list[str]:
-    """Sessions that may carry a flag: a session-level one, cramming, or a shared device."""
+                shared_devices: set[str], linked: set[str]) -> list[str]:
+    """Sessions that may carry a flag: a session-level one, cramming, a shared device, a
+    session of the same learner at the same time, or a link the index holds."""
     t = rules.thresholds
     cramming = False
     if info.deadline is not None:
@@ -62,13 +63,13 @@ def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
         cramming = (result.share_in_window >= t.cramming_min_share
                     and result.window_hours_studied >= t.cramming_min_hours)
     return [sid for sid, s in learner_course.sessions.items()
-            if s.patterns or cramming or s.device in shared_devices
+            if s.patterns or cramming or s.device in shared_devices or sid in linked
             or (len(learner_course.sessions) > 1 and _overlaps_elsewhere(sid, learner_course))]
 
 
 def _overlaps_elsewhere(session_id: str, learner_course: LearnerCourse) -> bool:
     me = learner_course.sessions[session_id]
-    return any(other.device != me.device and min(me.last_ts, other.last_ts) > max(me.first_ts, other.first_ts)
+    return any(min(me.last_ts, other.last_ts) > max(me.first_ts, other.first_ts)
                for sid, other in learner_course.sessions.items() if sid != session_id)
 
 
@@ -83,20 +84,21 @@ def learner_course_reports(store: Store, rules: Rules, caller_org: str | None, o
         devices = sorted({s.device for lc in in_scope for s in lc.sessions.values() if s.device})
         shared = {device for device, sessions in store.sessions.devices_sessions(devices).items()
                   if len({s.learner_id for s in sessions.values()}) > 1}
+        linked = store.sessions.linked_sessions(cid, in_scope, rules.thresholds.farm_min_accounts)
         for lc in in_scope:
             report = LearnerCourseReport(lc.learner_id, lc.org_id, cid, sessions=len(lc.sessions),
                                          effective_seconds=sum(s.effective_seconds for s in lc.sessions.values()
                                                                if not s.misconduct),
                                          first_ts=min((s.first_ts for s in lc.sessions.values()), default=0.0),
                                          last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0))
-            candidates = _candidates(lc, info, rules, shared)
+            candidates = _candidates(lc, info, rules, shared, linked)
             records = store.sessions.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
             for sid, record in sorted(records.items()):
                 if record.score is None:
                     continue
                 score, reviews = reviewed_score(store, record, rules)
                 report.flags += [ReportFlag(sid, flag, reviews.get(flag.flag_id, [])) for flag in score.flags]
-                if any(f.pattern == "account_sharing" for f in score.flags):
-                    report.effective_seconds -= lc.sessions[sid].effective_seconds
+                if not lc.sessions[sid].misconduct and score.effective_seconds < lc.sessions[sid].effective_seconds:
+                    report.effective_seconds -= lc.sessions[sid].effective_seconds - score.effective_seconds
             reports.append(report)
     return reports

@@ -2,7 +2,7 @@
 indexes the read side walks (a device's sessions, a learner's courses, a course's roster).
 
 The worker writes records, summaries and baselines through ``Streams.commit`` (the blobs
-this adapter encodes) and the indexes with ``index_sessions`` after the commit; the read
+this adapter encodes) and the indexes with ``index_sessions`` just before it; the read
 side and the reports only read.
 """
 
@@ -13,6 +13,7 @@ from typing import Any, cast
 import msgspec
 import redis
 
+from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.service.keys import Keys, shard_of
 
@@ -76,14 +77,32 @@ class SessionIndex:
         return self.keys.cohort(shard, course_id)
 
     # -- indexes ----------------------------------------------------------------------
-    def index_sessions(self, shard: int, summaries: dict[str, SessionSummary],
+    def index_sessions(self, shard: int, summaries: dict[str, SessionSummary], courses: dict[str, str],
                        pairs: set[tuple[str, str]]) -> None:
-        """Record which sessions each device ran, which courses each learner takes and who is in
-        each course (all idempotent: a replay rewrites the same members)."""
+        """Record which sessions each device ran and each network saw on each day, when each
+        session of a course started, where its pauses and seeks were, which courses each
+        learner takes and who is in each course.
+
+        All idempotent (a replay rewrites the same members), and written before the batch's
+        commit: a worker killed in between redoes the batch, so no committed summary ever
+        lacks its index entries.
+        """
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
+            blob = _encode(summary)
             if summary.device:
-                pipe.hset(self.keys.device(summary.device), session_id, _encode(summary))
+                pipe.hset(self.keys.device(summary.device), session_id, blob)
+            light = _encode(msgspec.structs.replace(summary, link=msgspec.structs.replace(
+                summary.link, gestures=[], acted=[])))
+            if summary.link.network:
+                pipe.hset(self.keys.network(summary.link.network, int(summary.first_ts // 86400)), session_id, light)
+            course_id = courses.get(session_id)
+            if course_id is None:
+                continue
+            pipe.hset(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)), session_id, light)
+            member = f"{summary.learner_id}\x1f{session_id}"
+            for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
+                pipe.sadd(self.keys.gesture(course_id, video, bucket), member)
         for learner_id, course_id in pairs:
             pipe.sadd(self.keys.learner_courses(shard, learner_id), course_id)
             pipe.sadd(self.keys.roster(course_id), learner_id)
@@ -106,20 +125,74 @@ class SessionIndex:
         return {device: {k.decode(): _decode_summary(v) for k, v in raw.items()}
                 for device, raw in zip(devices, pipe.execute(), strict=True)}
 
-    def context_of(self, learner_id: str, course_id: str, devices: list[str]
-                   ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], bytes | None]:
+    def context_of(self, learner_id: str, course_id: str, devices: list[str], probe: LinkProbe | None = None
+                   ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], bytes | None, LinkSight]:
         """What the read-time detectors need, in one round trip: the learner x course record,
-        the sessions of the given devices, and the course's description (raw JSON)."""
+        the sessions of the given devices, the course's description (raw JSON), and what the
+        linking index holds near the session (its network on the days around it, the course's
+        sessions that started near it, other sessions that paused or sought where it did)."""
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
         pipe.get(self.keys.course(course_id))
         for device in devices:
             pipe.hgetall(self.keys.device(device))
-        raw_lc, raw_course, *raw_devices = pipe.execute()
+        net_keys = [self.keys.network(probe.network, day) for day in probe.days] if probe and probe.network else []
+        start_keys = [self.keys.starts(course_id, slot) for slot in probe.slots] if probe else []
+        gesture_keys = [self.keys.gesture(course_id, video, bucket) for video, bucket in probe.buckets] \
+            if probe else []
+        for key in net_keys + start_keys:
+            pipe.hgetall(key)
+        for key in gesture_keys:
+            pipe.smembers(key)
+        raw_lc, raw_course, *rest = pipe.execute()
+        raw_devices, rest = rest[:len(devices)], rest[len(devices):]
         sessions: dict[str, SessionSummary] = {}
         for raw in raw_devices:
             sessions.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
-        return (_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course
+        sight = LinkSight()
+        for raw in rest[:len(net_keys)]:
+            sight.network.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+        for raw in rest[len(net_keys):len(net_keys) + len(start_keys)]:
+            sight.started.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+        for raw in rest[len(net_keys) + len(start_keys):]:
+            for member in raw:
+                other_learner, _, other_session = member.decode().partition("\x1f")
+                sight.gesture_learner[other_session] = other_learner
+                sight.gesture_hits[other_session] = sight.gesture_hits.get(other_session, 0) + 1
+        return (_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course, sight
+
+    def linked_sessions(self, course_id: str, records: list[LearnerCourse], farm_min_accounts: int) -> set[str]:
+        """Sessions of ``records`` that the index links to others (a report reads only those
+        and the ones with flags of their own): their network held another session that day,
+        ≥ ``farm_min_accounts`` sessions started in their slot, or another session paused or
+        sought where they did. One round trip."""
+        probes: list[tuple[str, str, int]] = []  # (session, key, sessions of its own learner under that key)
+        pipe = self.client.pipeline(transaction=False)
+        for record in records:
+            own_net: dict[str, int] = {}
+            for summary in record.sessions.values():
+                key = self.keys.network(summary.link.network, int(summary.first_ts // 86400))
+                own_net[key] = own_net.get(key, 0) + 1
+            for session_id, summary in record.sessions.items():
+                if summary.link.network:
+                    key = self.keys.network(summary.link.network, int(summary.first_ts // 86400))
+                    probes.append((session_id, "hlen", own_net[key]))
+                    pipe.hlen(key)
+                probes.append((session_id, "hlen", farm_min_accounts - 1))
+                pipe.hlen(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)))
+                for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
+                    probes.append((session_id, "scard", 1))
+                    pipe.scard(self.keys.gesture(course_id, video, bucket))
+        counts = pipe.execute() if probes else []
+        return {session_id for (session_id, _, own), count in zip(probes, counts, strict=True) if int(count) > own}
+
+    def learner_courses_of(self, learner_ids: list[str], course_id: str) -> dict[str, LearnerCourse]:
+        """Other learners' records in a course, in one round trip (linking compares accounts)."""
+        if not learner_ids:
+            return {}
+        keys = [self.keys.learner_course(shard_of(lid, self.shards), lid, course_id) for lid in learner_ids]
+        raws = cast(list[Any], self.client.mget(keys))
+        return {lid: _decode_lc(raw) for lid, raw in zip(learner_ids, raws, strict=True) if raw}
 
     # -- the Rasch fit cache ---------------------------------------------------------------
     def cached_fit(self, course_id: str) -> bytes | None:

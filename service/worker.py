@@ -314,13 +314,18 @@ class Worker:
 
     def _commit(self, shard: int, effects: BatchEffects, last_id: bytes, applied_events: int,
                 dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes]) -> int:
-        """Store the batch's effect with its last id and ack it, atomically; then index it."""
+        """Index the batch's sessions, then store its effect with its last id and ack it, atomically."""
         blobs = self.store.sessions.record_blobs(shard, {sid: effects.records[sid] for sid in effects.touched})
         sizes = {sid: len(blobs[self.store.keys.session(shard, sid)]) for sid in effects.touched}
         blobs.update(self.store.sessions.learner_course_blobs(
             shard, [lc for pair, lc in effects.learner_courses.items() if pair in effects.changed_pairs]))
         for course_id in effects.cohorts_changed:
             blobs[self.store.sessions.cohort_key(shard, course_id)] = self.cohorts[(shard, course_id)].dumps()
+        # the indexes first: idempotent, so a worker killed before the commit redoes them with the
+        # batch, and no committed summary is ever missing from them
+        self.store.sessions.index_sessions(shard, effects.summaries, {
+            sid: effects.records[sid].state.course_id for sid in effects.summaries if sid in effects.records},
+            effects.changed_pairs)
         outcome = self.streams.commit(shard, self.worker_id, last_id, applied_events, blobs, dead, ack_ids)
         if outcome != "ok":
             self._forget(shard)
@@ -331,7 +336,6 @@ class Worker:
                 raw = self.streams.applied_id(shard)
                 self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
-        self.store.sessions.index_sessions(shard, effects.summaries, effects.changed_pairs)
         self.applied[shard] = committed = parse_stream_id(last_id)
         if shard in self.isolating and committed >= self.isolating[shard]:
             del self.isolating[shard]

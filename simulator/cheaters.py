@@ -111,6 +111,7 @@ def bot_session(w: SessionWriter, videos: list[tuple[str, float]], progress: dic
             if style.pause_chance is not None and rng.random() < style.pause_chance:
                 w.emit("video_pause", at, video_id=video_id, position=round(position, 2))
                 at += rng.uniform(*style.pause_length)
+                _press_play(w, at, trusted_input)
                 w.emit("video_play", at, video_id=video_id, position=round(position, 2), rate=rate,
                        muted=style.muted)
             if at > next_check:
@@ -122,6 +123,7 @@ def bot_session(w: SessionWriter, videos: list[tuple[str, float]], progress: dic
                 at = answer
                 if style.resume_after_check is not None:
                     at += rng.uniform(*style.resume_after_check)
+                    _press_play(w, at, trusted_input)
                     w.emit("video_play", at, video_id=video_id, position=round(position, 2), rate=rate,
                            muted=style.muted)
                 next_check = at + rng.uniform(600, 1200)
@@ -131,6 +133,11 @@ def bot_session(w: SessionWriter, videos: list[tuple[str, float]], progress: dic
             at += rng.uniform(*style.next_video_after)
     w.emit("session_end", at + 1)
     return at
+
+
+def _press_play(w: SessionWriter, at: float, trusted: bool) -> None:
+    """A script resumes by clicking the player's play button just before the play."""
+    w.emit("click", at - 0.12, target="play", trusted=trusted)
 
 
 def inpage_bot(w: SessionWriter, videos: list[tuple[str, float]], progress: dict[str, float],

@@ -7,6 +7,7 @@ much media each session really played.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -19,6 +20,14 @@ from typing import Any
 from learnguard.simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot, mimic_bot
 from learnguard.simulator.emit import Identity, SessionWriter
 from learnguard.simulator.honest import Habits, honest_session
+from learnguard.simulator.linked import (
+    LINKED_CHEATERS,
+    LINKED_HONEST,
+    PC_AGENTS,
+    PHONE_AGENTS,
+    Place,
+    add_linked_groups,
+)
 
 CHINA = timezone(timedelta(hours=8))
 OPENS = datetime(2026, 3, 1, tzinfo=CHINA)
@@ -42,6 +51,9 @@ PATTERN_OF = {
     "crammer": "last_minute_cramming", "account_sharer": "account_sharing", "mimic_bot": "scripted_playback",
 }
 HARD_CLASS = {"mimic_bot"}  # reported separately by the evaluation
+HONEST_KINDS = frozenset(HONEST) | frozenset(LINKED_HONEST)
+"""Every honest archetype, the linked hard honest ones included."""
+CHEATER_KINDS = frozenset(CHEATERS) | frozenset(LINKED_CHEATERS)
 ORGS = ["zhejiang/hdu/computing", "zhejiang/hdu/economics", "zhejiang/hdu/party-office",
         "zhejiang/zju/medicine", "zhejiang/zju/law"]
 
@@ -117,6 +129,20 @@ def _sharers_in_groups(archetypes: list[str]) -> list[str]:
     return archetypes
 
 
+def _where(who: Identity, archetype: str, number: int, org_index: int, seed: int, start: float) -> Identity:
+    """The address a session comes from: the unit's office NAT on weekdays 08–18 Beijing
+    time, else home (a broadband address of the learner's own, or the carrier's NAT pool
+    for phones). Account sharers sit at their operator's machine."""
+    if archetype == "account_sharer":
+        return who
+    local = datetime.fromtimestamp(start, tz=CHINA)
+    if local.weekday() < 5 and 8 <= local.hour < 18:
+        return dataclasses.replace(who, ip=f"10.{seed % 250}.{org_index}.1")
+    if archetype == "mobile":
+        return dataclasses.replace(who, ip=f"117.136.{seed % 250}.{number % 250}")
+    return dataclasses.replace(who, ip=f"183.{(number // 250) % 250}.{number % 250}.{seed % 250}")
+
+
 def _p_correct(item: str, ability: float, difficulty: dict[str, float]) -> float:
     """The Rasch probability that a learner of ``ability`` answers ``item`` right."""
     return 1 / (1 + math.exp(-(ability - difficulty[item])))
@@ -139,7 +165,7 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
         org_id = rng.choice(ORGS)
         device = f"dev-{seed}-{number}"
         ip = f"10.{seed % 250}.{number // 250}.{number % 250}"
-        turn = 0
+        turn = group = 0
         if archetype == "account_sharer":  # accounts in groups of 4 share one operator machine
             group, turn = divmod(sharers, 4)
             if group and group == total_sharers // 4 and total_sharers % 4 in (1, 2):
@@ -148,11 +174,15 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
             sharer_device.setdefault(group, (f"proxy-{seed}-{group}", f"172.16.{seed % 250}.{group % 250}",
                                              rng.uniform(0, 4)))
             device, ip, shift = sharer_device[group]
+        org_index = ORGS.index(org_id)
         ability = rng.gauss(0.6, 1.0)  # Rasch ability (logits); items have their own difficulty
         pattern = PATTERN_OF.get(archetype)
         truth.learners[learner_id] = {"archetype": archetype, "org_id": org_id, "ability": round(ability, 3),
                                       "patterns": [pattern] if pattern else []}
-        who = Identity(learner_id=learner_id, org_id=org_id, course_id=course_id, device_id=device, ip=ip)
+        agents = PHONE_AGENTS if archetype == "mobile" else PC_AGENTS
+        agent = agents[(group if archetype == "account_sharer" else number) % len(agents)]  # one machine, one browser
+        who = Identity(learner_id=learner_id, org_id=org_id, course_id=course_id, device_id=device, ip=ip,
+                       user_agent=agent)
         progress: dict[str, float] = {}
         flood_kind = rng.choice(["comments", "clicks", "pages"])
         for index, (start, minutes) in enumerate(_schedule(rng, archetype)):
@@ -160,7 +190,8 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
             if archetype == "account_sharer":
                 start = _at(7 + index * 2, 9 + shift + 1.6 * turn)  # accounts in turn, same day
                 minutes = 80
-            writer = SessionWriter(who=who, session_id=session_id, rng=rng,
+            writer = SessionWriter(who=_where(who, archetype, number, org_index, seed, start), session_id=session_id,
+                                   rng=rng,
                                    repeat_share=0.02 if archetype == "flaky_network" else 0.0,
                                    delay_s=(0.1, 25.0) if archetype == "flaky_network" else (0.05, 0.4))
             patterns: list[str] = []
@@ -198,6 +229,10 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
                                           "patterns": patterns,
                                           "true_watched_seconds": round(writer.true_watched_seconds(), 1)}
             events.extend(writer.events)
+    if learners >= 200:  # groups that span accounts: one of each kind per 200 learners
+        place = Place(seed=seed, course_id=course_id, orgs=ORGS, opens=OPENS.timestamp(), videos=videos,
+                      answer_correct=functools.partial(_p_correct, difficulty=difficulty))
+        add_linked_groups(rng, place, truth, events, learners // 200)
     events.sort(key=lambda e: e["received_at"])
     return Cohort(course_id=course_id, course=course, events=events, truth=truth)
 

@@ -18,7 +18,7 @@ class Identity:
     course_id: str
     device_id: str
     ip: str
-    user_agent: str = "Mozilla/5.0"
+    user_agent: str | None = None
 
 
 @dataclass
@@ -46,6 +46,8 @@ class SessionWriter:
             "device_id": self.who.device_id, "ip": self.who.ip,
             "received_at": int(round(received * 1000)), **fields,
         }
+        if self.who.user_agent:
+            event["user_agent"] = self.who.user_agent
         self.events.append(event)
         if self.repeat_share and self.rng.random() < self.repeat_share:
             self.events.append(dict(event))  # a retry: same event id, counted once

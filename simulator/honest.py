@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from learnguard.simulator.emit import SessionWriter
+from learnguard.simulator.seeking import planned_seeks
 
 
 @dataclass
@@ -24,28 +25,43 @@ class Habits:
     flaky: bool = False               # irregular, late and repeated heartbeats
     pause_per_min: float = 0.04
     comment_share: float = 0.1
+    trusted_clicks: bool = True       # an assistive/keyboard extension makes every click isTrusted=false
+    autoplay: bool = False            # the platform's player starts the next video by itself
+    seek_rate: float = 1.0            # × the seek chains real audiences make (Coursera priors, ``seeking``)
 
 
 def watch_video(w: SessionWriter, habits: Habits, video_id: str, duration: float, start_pos: float,
-                at: float, until: float) -> tuple[float, float]:
+                at: float, until: float, autoplayed: bool = False) -> tuple[float, float]:
     """Play ``video_id`` from ``start_pos`` until it ends or ``until``; returns (time, position)."""
     rng = w.rng
     position = start_pos
     muted = rng.random() < 0.05
+    extra = {"autoplay": True} if autoplayed else {}
     w.emit("video_play", at, video_id=video_id, position=round(position, 2), duration=duration,
-           rate=habits.rate, muted=muted)
+           rate=habits.rate, muted=muted, **extra)
     hidden = habits.hidden_share > 0 and rng.random() < habits.hidden_share
     if hidden:
         w.emit("visibility", at + rng.uniform(2, 20), visible=False)
     next_check = at + rng.uniform(600, 1500)
+    seeks = planned_seeks(rng, position, duration, habits.seek_rate)
     while position < duration and at < until:
         gap = habits.heartbeat_s if not habits.flaky else rng.uniform(10, 95)
         gap *= rng.uniform(0.97, 1.03)
         step_end = min(duration, position + gap * habits.rate)
+        seeks = [seek for seek in seeks if seek[0] >= position]
+        seek = seeks.pop(0) if seeks and seeks[0][0] <= step_end else None
+        if seek is not None:
+            step_end = seek[0]
         played = step_end - position
         w.watch(video_id, position, step_end)
         at += played / habits.rate
         position = step_end
+        if seek is not None:  # skip ahead or go back to re-watch, as real audiences do
+            w.emit("video_seek", at, video_id=video_id, from_position=round(position, 2),
+                   to_position=seek[1])
+            position = seek[1]
+            at += rng.uniform(0.3, 2.0)
+            continue
         if position >= duration:
             break
         w.emit("video_heartbeat", at, video_id=video_id, position=round(position, 2), rate=habits.rate,
@@ -55,7 +71,7 @@ def watch_video(w: SessionWriter, habits: Habits, video_id: str, duration: float
                    position=round(position, 2), rate=habits.rate, muted=muted, visible=not hidden)
         if habits.clicks and not hidden and rng.random() < 0.35:
             w.emit("click", at + rng.uniform(0.5, 10), target=rng.choice(["note", "subtitle", "volume", "outline"]),
-                   trusted=True)
+                   trusted=habits.trusted_clicks)
         if at > next_check:
             w.emit("check_prompt", at, check_id=f"chk-{int(at)}")
             answer_after = rng.lognormvariate(1.4, 0.5) + (8 if hidden else 0)
@@ -92,13 +108,16 @@ def honest_session(w: SessionWriter, habits: Habits, videos: list[tuple[str, flo
     w.emit("session_start", at)
     w.emit("page_view", at + rng.uniform(1, 5), page="course-home")
     at += rng.uniform(5, 40)
+    autoplayed = False
     for video_id, duration in videos:
         if at >= until:
             break
         if progress.get(video_id, 0.0) >= duration:
             continue
-        at, position = watch_video(w, habits, video_id, duration, progress.get(video_id, 0.0), at, until)
+        at, position = watch_video(w, habits, video_id, duration, progress.get(video_id, 0.0), at, until,
+                                   autoplayed)
         progress[video_id] = position
+        ended_at = at
         if position >= duration:
             for item in range(2):
                 at += rng.uniform(15, 90)
@@ -106,6 +125,10 @@ def honest_session(w: SessionWriter, habits: Habits, videos: list[tuple[str, flo
                 w.emit("quiz_answer", at, item_id=item_id, correct=rng.random() < answer_correct(item_id))
         if comment_text and rng.random() < habits.comment_share:
             w.emit("comment", at + rng.uniform(20, 120), text=comment_text)
-        at += rng.uniform(5, 90)  # a person takes a while before the next video
+        autoplayed = habits.autoplay and position >= duration
+        if autoplayed:  # the platform starts the next video ~1.4 s after the last ended
+            at = ended_at + rng.uniform(1.2, 1.6)
+        else:
+            at += rng.uniform(5, 90)  # a person takes a while before the next video
     w.emit("session_end", at + rng.uniform(1, 20))
     return at

@@ -110,7 +110,10 @@ def test_health_answers_503_when_the_store_is_down_and_errors_hide_store_interna
 
 def _embedded_redis_pid(data_dir: Path) -> int | None:
     """The pid of the embedded server for ``data_dir`` (None once it removed its pid file)."""
-    registry = json.loads((data_dir / "learnguard.rdb.settings").read_text())
+    settings = data_dir / "learnguard.rdb.settings"
+    if not settings.exists():  # removed when the embedded server shut down
+        return None
+    registry = json.loads(settings.read_text())
     pidfile = Path(registry["pidfile"])
     return int(pidfile.read_text()) if pidfile.exists() else None
 
@@ -194,10 +197,11 @@ def test_serve_starts_a_dead_embedded_redis_again_and_keeps_its_data(tmp_path: P
                 break
             time.sleep(1)
         assert again.status_code == 200 and again.json()["events"] > 0, again.text
-        assert _embedded_redis_pid(tmp_path / "data") != pid
+        revived = _embedded_redis_pid(tmp_path / "data")
+        assert revived != pid
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)
-        assert not _alive(_embedded_redis_pid(tmp_path / "data"))
+        assert not _alive(revived) and not _alive(_embedded_redis_pid(tmp_path / "data"))
     finally:
         if serve.poll() is None:
             serve.kill()

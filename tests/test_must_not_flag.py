@@ -94,3 +94,37 @@ def test_undescribed_course_still_detects_forged_progress() -> None:
     scores = score_offline(cohort.events, CourseInfo(described=False, max_rate=2.0))
     forged = [sid for sid, t in cohort.truth.sessions.items() if t["archetype"].startswith("forged")]
     assert all("scripted_playback" in {f.pattern for f in scores[sid].flags} for sid in forged)
+
+
+def _with_clicks(trusted: bool, then_play: bool) -> list[dict]:
+    """A 20-minute session with a script-made (or person-made) click every 2 minutes, each
+    followed 0.2 s later by a pause/play of the player when ``then_play``."""
+    from tests.factories import event, watched_session
+
+    events = watched_session("clicks", minutes=20)
+    n = len(events)
+    for k in range(1, 9):
+        at = 120.0 * k + 10
+        events.append(event(n, "click", "clicks", at_s=at, target="play" if then_play else "body", trusted=trusted))
+        n += 1
+        if then_play:
+            events.append(event(n, "video_pause", "clicks", at_s=at + 0.2, video_id="v1", position=at - 1))
+            events.append(event(n + 1, "video_play", "clicks", at_s=at + 9.0, video_id="v1", position=at - 1,
+                                rate=1.0))
+            n += 2
+    return events
+
+
+def test_script_made_input_that_drives_nothing_is_an_assistive_tool_not_evidence() -> None:
+    course = CourseInfo(described=False, max_rate=2.0)
+    score = score_offline(_with_clicks(trusted=False, then_play=False), course)["clicks"]
+    assert not [r.code for f in score.flags for r in f.reasons if r.code == "untrusted_input"]
+
+
+def test_script_made_input_that_drives_the_player_is_evidence() -> None:
+    course = CourseInfo(described=False, max_rate=2.0)
+    score = score_offline(_with_clicks(trusted=False, then_play=True), course)["clicks"]
+    reason = next(r for f in score.flags for r in f.reasons if r.code == "untrusted_input")
+    assert reason.value == 8 and reason.threshold == 3
+    honest = score_offline(_with_clicks(trusted=True, then_play=True), course)["clicks"]
+    assert not [r for f in honest.flags for r in f.reasons if r.code == "untrusted_input"]

@@ -134,3 +134,30 @@ def test_a_platform_that_autoplays_the_next_video_is_not_a_bot() -> None:
     assert not _score(_five_videos_back_to_back(autoplay=True)).flags
     caught = _score(_five_videos_back_to_back(autoplay=None)).flags  # a client doing it by itself
     assert caught and caught[0].reasons[0].code == "next_video_constant"
+
+
+COURSERA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "coursera_ml_video_aggregates"
+
+
+def test_the_seeking_priors_are_what_the_real_coursera_aggregates_say() -> None:
+    import json
+
+    from learnguard.simulator.seeking import histogram_of, priors
+
+    real = json.loads((COURSERA / "video_to_all_seek_sources.json").read_text())
+    assert histogram_of(real) == pytest.approx(priors()["seek_sources"], abs=1e-5)
+
+
+def test_simulated_honest_seeking_is_close_to_real_audiences() -> None:
+    """The distances the README states (Jensen–Shannon, base 2), measured on seed 7."""
+    from learnguard.simulator.cohort import HONEST_KINDS, simulate_cohort
+    from learnguard.simulator.seeking import distance, priors, simulated_seeking
+
+    cohort = simulate_cohort(learners=200, seed=7)
+    honest = [e for e in cohort.events if cohort.truth.sessions[e["session_id"]]["archetype"] in HONEST_KINDS]
+    sim = simulated_seeking(honest, {v["video_id"]: v["duration"] for v in cohort.course["videos"]})
+    real = priors()
+    assert sim["seeks"] > 1000
+    assert distance(sim["sources"], real["seek_sources"]) < 0.08
+    assert distance(sim["destinations"], real["seek_destinations"]) < 0.06
+    assert 1.0 < sim["forward_per_back_second"] < real["forward_per_back_second"]  # we skip less than MOOC viewers

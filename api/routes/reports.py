@@ -80,7 +80,7 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
             items.append(FlaggedLearner(
                 learner_id=report.learner_id, org_id=report.org_id, course_id=report.course_id, risk=round(risk, 4),
                 patterns=sorted({f.flag.pattern for f in kept}),
-                flags=[report_flag_public(f.session_id, f.flag, f.reviews) for f in kept],
+                flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers) for f in kept],
                 first_seen=rfc3339(min(f.flag.start for f in kept)), last_seen=rfc3339(max(f.flag.end for f in kept))))
     items.sort(key=lambda item: (-item.risk, item.learner_id, item.course_id))
     page = items[offset:offset + limit]
@@ -175,7 +175,7 @@ def timeline(session_id: str, caller: CallerDep, store: StoreDep, rules: RulesDe
         raise NotFound(f"session {session_id!r} is not processed yet")
     caller.require_org(record.state.org_id, f"session {session_id}")
     score, reviews = reviewed_score(store, record, rules)
-    flags = [report_flag_public(session_id, f, reviews.get(f.flag_id, [])) for f in score.flags]
+    flags = [report_flag_public(session_id, f, reviews.get(f.flag_id, []), caller.covers) for f in score.flags]
     state = record.state
     points = [TimelinePoint(at=rfc3339(point["ts"]), type=point["type"], video_id=point["video_id"],
                             position=point["position"], extra=point["extra"])

@@ -1,0 +1,410 @@
+"""Linking accounts and sessions: one person has one clock, one operator many accounts.
+
+The worker keeps, in the same pass as the summaries, an index of who studied on which
+network (/24) and browser build on which day, when each session of a course started, and
+where its pauses and seeks were (``service/sessions.index_sessions``). These pure
+functions read what that index holds near a session and the records of the accounts it
+points at, and say:
+
+- ``proxy ring`` (``account_sharing``): ≥ 3 accounts took turns on one device, or one
+  network with one browser build, never at the same time (one operator, one clock), on
+  several days, and each studies almost only there. Offices, study rooms, group study and
+  carrier NAT fail at least one of these: people there overlap, or study elsewhere too.
+- ``parallel sessions``: one account playing in three sessions at once, or in two with
+  a person acting in both during the overlap (a forgotten tab has nobody acting in it).
+  Same device and browser: ``scripted_playback`` (tabs); otherwise ``account_sharing``.
+- ``replay``: the same pauses (where, how long) and seeks as an earlier session of another
+  account: a recorded session played back into this one (``scripted_playback``).
+- ``farm`` (``coordinated_accounts``): ≥ 5 accounts on one network or browser build
+  starting within minutes of each other on several days. Honest group study looks alike,
+  so this goes to the review queue and accuses no one.
+
+Every reason names the accounts it rests on in ``related``; the API hides those outside
+the reader's org subtree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from learnguard.detector.base import Evidence, Flag, Reason, Related, flag_id_for
+from learnguard.detector.records import LearnerCourse, SessionSummary
+from learnguard.detector.thresholds import Thresholds
+from learnguard.features.session import GESTURE_PAUSE, Gesture
+
+GESTURE_BUCKET_S = 5.0   # pause/seek positions are indexed per 5 s of the video
+START_SLOT_S = 600.0     # session starts are indexed per 10 minutes
+MIN_GESTURE_AT_S = 5.0   # the first seconds of a video are where everyone pauses or restarts
+MAX_LINKED = 30          # other accounts' records loaded for one session at most
+PAUSE_LENGTH_MATCH_S = 2.5  # two pauses this close in length are the same pause (a replay jitters by ~1 s)
+DAY = 86400.0
+
+
+class LinkProbe(msgspec.Struct, frozen=True):
+    """Which index entries to read for one session."""
+
+    network: str
+    days: tuple[int, ...]
+    slots: tuple[int, ...]
+    buckets: tuple[tuple[str, int], ...]
+
+
+class LinkSight(msgspec.Struct):
+    """What the index holds near one session."""
+
+    network: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
+    started: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
+    gesture_learner: dict[str, str] = msgspec.field(default_factory=dict)
+    gesture_hits: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class Linked(msgspec.Struct):
+    """Linking evidence by pattern, and the review-queue flag (farms)."""
+
+    evidence: dict[str, list[Evidence]] = msgspec.field(default_factory=dict)
+    review: list[Flag] = msgspec.field(default_factory=list)
+
+
+def gesture_buckets(gestures: list[Gesture], tolerance_s: float) -> set[tuple[str, int]]:
+    """The (video, bucket) pairs a session's gestures fall in, with the neighbour bucket
+    when a gesture sits within ``tolerance_s`` of a bucket edge.
+
+    >>> sorted(gesture_buckets([Gesture(0, "v1", 12.0, 3.0), Gesture(0, "v1", 2.0, 1.0)], 1.5))
+    [('v1', 2)]
+    >>> sorted(gesture_buckets([Gesture(0, "v1", 14.2, 3.0)], 1.5))
+    [('v1', 2), ('v1', 3)]
+    """
+    out: set[tuple[str, int]] = set()
+    for g in gestures:
+        if g.at < MIN_GESTURE_AT_S:
+            continue
+        out.add((g.video, int(g.at // GESTURE_BUCKET_S)))
+        out.add((g.video, int((g.at - tolerance_s) // GESTURE_BUCKET_S)))
+        out.add((g.video, int((g.at + tolerance_s) // GESTURE_BUCKET_S)))
+    return out
+
+
+def probe_of(summary: SessionSummary, t: Thresholds) -> LinkProbe:
+    """The index entries near ``summary``: its network on the day before, of and after it,
+    the start slots around it, and its gestures' buckets."""
+    day = int(summary.first_ts // DAY)
+    slot = int(summary.first_ts // START_SLOT_S)
+    return LinkProbe(network=summary.link.network, days=(day - 1, day, day + 1),
+                     slots=(slot - 1, slot, slot + 1),
+                     buckets=tuple(sorted(gesture_buckets(summary.link.gestures, t.replay_match_s))))
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+
+
+# -- proxy rings ------------------------------------------------------------------------
+def _place_test(summary: SessionSummary) -> Callable[[SessionSummary], bool]:
+    device, network, browser = summary.device, summary.link.network, summary.link.browser
+
+    def at_place(other: SessionSummary) -> bool:
+        return bool(device and other.device == device) or bool(
+            network and browser and other.link.network == network and other.link.browser == browser)
+    return at_place
+
+
+def _chain_containing(session_id: str, ordered: list[tuple[str, SessionSummary]], max_gap_s: float
+                      ) -> list[tuple[str, SessionSummary]]:
+    """The run of back-to-back sessions (of any accounts) that contains ``session_id``."""
+    chains: list[list[tuple[str, SessionSummary]]] = []
+    for item in ordered:
+        if chains and 0 <= item[1].first_ts - chains[-1][-1][1].last_ts <= max_gap_s:
+            chains[-1].append(item)
+        else:
+            chains.append([item])
+    for chain in chains:
+        if any(sid == session_id for sid, _ in chain):
+            return chain
+    return []
+
+
+def ring_candidates(session_id: str, summary: SessionSummary, device_sessions: dict[str, SessionSummary],
+                    sight: LinkSight, t: Thresholds) -> set[str]:
+    """Accounts that took turns with this session at its place (whose records to load): only
+    when, within a day of it, the place was used by them alone, one at a time."""
+    at_place = _place_test(summary)
+    pool = {sid: s for sid, s in {**sight.network, **device_sessions}.items()
+            if at_place(s) and abs(s.first_ts - summary.first_ts) <= t.sharing_day_s}
+    pool[session_id] = summary
+    ordered = sorted(pool.items(), key=lambda item: item[1].first_ts)
+    chain = _chain_containing(session_id, ordered, t.sharing_max_gap_s)
+    accounts = {s.learner_id for _, s in chain}
+    if len(accounts) < t.sharing_min_accounts:
+        return set()
+    begin, end = chain[0][1].first_ts - t.sharing_max_gap_s, chain[-1][1].last_ts + t.sharing_max_gap_s
+    if any(s.learner_id not in accounts for s in pool.values() if s.last_ts > begin and s.first_ts < end):
+        return set()  # the place is busy with other accounts too: an office, a campus, a carrier
+    for (_, a), (_, b) in zip(ordered, ordered[1:], strict=False):
+        if a.learner_id != b.learner_id and b.first_ts < a.last_ts - 60:
+            return set()  # two accounts at the place at once: two people, not one operator
+    return accounts
+
+
+def _share_at(record: LearnerCourse, at_place: Callable[[SessionSummary], bool]) -> float:
+    sessions = list(record.sessions.values())
+    total = sum(s.effective_seconds for s in sessions)
+    if total <= 0:
+        return sum(at_place(s) for s in sessions) / max(len(sessions), 1)
+    return sum(s.effective_seconds for s in sessions if at_place(s)) / total
+
+
+def _overlaps(a: list[SessionSummary], b: list[SessionSummary], slack_s: float = 60.0) -> bool:
+    return any(_overlap(x.first_ts, x.last_ts, y.first_ts, y.last_ts) > slack_s for x in a for y in b)
+
+
+def ring_evidence(summary: SessionSummary, candidates: set[str], records: dict[str, LearnerCourse],
+                  t: Thresholds) -> list[Evidence]:
+    """≥ 3 accounts that take turns at one place, never at once, on several days, and
+    study almost only there."""
+    at_place = _place_test(summary)
+    there = {lid: [s for s in records[lid].sessions.values() if at_place(s)]
+             for lid in sorted(candidates) if lid in records}
+    exclusive = {lid for lid in there if _share_at(records[lid], at_place) >= t.ring_exclusive_share}
+    if summary.learner_id not in exclusive:
+        return []
+    ring = [summary.learner_id]
+    for lid in sorted(exclusive - {summary.learner_id}):
+        if not any(_overlaps(there[lid], there[member]) for member in ring):
+            ring.append(lid)
+    if len(ring) < t.sharing_min_accounts:
+        return []
+    by_day: dict[str, set[str]] = {}
+    for lid in ring:
+        for s in there[lid]:
+            by_day.setdefault(_day(s.first_ts), set()).add(lid)
+    days = sorted(day for day, who in by_day.items() if len(who) >= t.sharing_min_accounts)
+    if len(days) < t.ring_min_days:
+        return []
+    where = (f"device {summary.device}" if summary.device and all(
+        any(s.device == summary.device for s in there[lid]) for lid in ring)
+        else f"network {summary.link.network} with browser {summary.link.browser or 'unknown'}")
+    sessions = sum(len(there[lid]) for lid in ring)
+    related = [Related(learner_id=lid, org_id=records[lid].org_id) for lid in ring if lid != summary.learner_id]
+    return [Evidence(Reason(
+        "accounts_take_turns",
+        f"{len(ring)} accounts took turns on {where} on {len(days)} days ({days[0]} to {days[-1]} UTC; "
+        f"{sessions} sessions, each next one within {t.sharing_max_gap_s / 3600:.0f} h, never two at the same "
+        f"time), and each studied at least {t.ring_exclusive_share:.0%} of its time there; flagged from "
+        f"{t.sharing_min_accounts} accounts on {t.ring_min_days} days. People sharing an office PC also study "
+        "elsewhere; confirm with the unit before acting",
+        float(len(ring)), float(t.sharing_min_accounts), related=related), 0.85, True)]
+
+
+# -- parallel sessions of one account ------------------------------------------------------
+def _stretch_overlap(a: list[list[float]], b: list[list[float]]) -> list[tuple[float, float]]:
+    out = []
+    for a0, a1 in a:
+        for b0, b1 in b:
+            if min(a1, b1) > max(a0, b0):
+                out.append((max(a0, b0), min(a1, b1)))
+    return out
+
+
+def _acted_within(summary: SessionSummary, spans: list[tuple[float, float]], bucket_s: float) -> bool:
+    """A person acted in a 5-minute bucket that lies wholly inside the overlap (the last
+    click before someone walked away from a tab does not)."""
+    return any(start <= bucket * bucket_s and (bucket + 1) * bucket_s <= end
+               for bucket in summary.link.acted for start, end in spans)
+
+
+def _most_at_once(stretches: list[list[list[float]]]) -> int:
+    points = sorted([(s, 1) for spans in stretches for s, _ in spans] + [(e, -1) for spans in stretches
+                                                                          for _, e in spans])
+    best = current = 0
+    for _, step in points:
+        current += step
+        best = max(best, current)
+    return best
+
+
+def parallel_evidence(session_id: str, summary: SessionSummary, record: LearnerCourse | None,
+                      t: Thresholds, acted_bucket_s: float) -> tuple[str, list[Evidence]]:
+    """(pattern, evidence) for one account playing in several sessions at once."""
+    if record is None or not summary.link.playing:
+        return "", []
+    overlapping = []
+    for other_id, other in sorted(record.sessions.items()):
+        if other_id == session_id:
+            continue
+        spans = _stretch_overlap(summary.link.playing, other.link.playing)
+        if sum(end - start for start, end in spans) >= t.two_places_min_overlap_s:
+            overlapping.append((other_id, other, spans))
+    if not overlapping:
+        return "", []
+    same_machine = all(o.device == summary.device and o.link.browser == summary.link.browser
+                       for _, o, _ in overlapping)
+    pattern = "scripted_playback" if same_machine else "account_sharing"
+    at_once = _most_at_once([summary.link.playing] + [o.link.playing for _, o, _ in overlapping])
+    total = sum(end - start for _, _, spans in overlapping for start, end in spans)
+    names = ", ".join(other_id for other_id, _, _ in overlapping[:4])
+    where = "in other tabs of the same browser" if same_machine else "on other devices"
+    if at_once >= 3:
+        return pattern, [Evidence(Reason(
+            "playing_in_sessions_at_once",
+            f"this account played in {at_once} sessions at the same moment ({where}: {names}); "
+            f"{total / 60:.0f} min of playback overlapped. One person watches one video at a time; "
+            "flagged from 3 at once", float(at_once), 3.0), 0.8, True)]
+    other_id, other, spans = overlapping[0]
+    if _acted_within(summary, spans, acted_bucket_s) and _acted_within(other, spans, acted_bucket_s):
+        return pattern, [Evidence(Reason(
+            "two_places_at_once",
+            f"played here and in session {other_id} ({where}) at the same time for {total / 60:.0f} min, "
+            f"with a person acting in both while they overlapped (a tab left playing has nobody acting in "
+            f"it); flagged from {t.two_places_min_overlap_s / 60:.0f} min", round(total, 1),
+            t.two_places_min_overlap_s), 0.7, True)]
+    return "", []
+
+
+# -- replays ----------------------------------------------------------------------------
+def replay_candidates(session_id: str, summary: SessionSummary, sight: LinkSight, t: Thresholds) -> set[str]:
+    """Accounts with a session that shares enough pause/seek positions with this one."""
+    return {sight.gesture_learner[sid] for sid, hits in sight.gesture_hits.items()
+            if sid != session_id and hits >= t.replay_min_matches
+            and sight.gesture_learner[sid] != summary.learner_id}
+
+
+def _same(a: Gesture, b: Gesture, tolerance_s: float) -> bool:
+    if a.kind != b.kind or a.video != b.video or abs(a.at - b.at) > tolerance_s:
+        return False
+    if a.kind == GESTURE_PAUSE:
+        if a.value < 0 or b.value < 0:
+            return a.value < 0 and b.value < 0
+        return abs(a.value - b.value) <= PAUSE_LENGTH_MATCH_S
+    return abs(a.value - b.value) <= tolerance_s
+
+
+def matched_gestures(mine: list[Gesture], theirs: list[Gesture], tolerance_s: float) -> int:
+    """How many of ``mine`` have a twin in ``theirs`` (each used once).
+
+    >>> a = [Gesture(0, "v", 100.0, 12.0), Gesture(1, "v", 300.0, 250.0)]
+    >>> b = [Gesture(0, "v", 100.8, 13.1), Gesture(1, "v", 299.5, 250.4)]
+    >>> matched_gestures(a, b, 1.5), matched_gestures(a, [Gesture(0, "v", 140.0, 12.0)], 1.5)
+    (2, 0)
+    """
+    used: set[int] = set()
+    count = 0
+    for g in mine:
+        if g.at < MIN_GESTURE_AT_S:
+            continue
+        for index, h in enumerate(theirs):
+            if index not in used and _same(g, h, tolerance_s):
+                used.add(index)
+                count += 1
+                break
+    return count
+
+
+def _countable(gestures: list[Gesture]) -> int:
+    return sum(g.at >= MIN_GESTURE_AT_S for g in gestures)
+
+
+def replay_evidence(summary: SessionSummary, sight: LinkSight, records: dict[str, LearnerCourse],
+                    t: Thresholds) -> list[Evidence]:
+    """The same pauses and seeks as an earlier session of another account."""
+    best: tuple[int, str, str, SessionSummary] | None = None
+    for other_id, learner_id in sight.gesture_learner.items():
+        record = records.get(learner_id)
+        other = record.sessions.get(other_id) if record else None
+        if other is None or learner_id == summary.learner_id or other.first_ts >= summary.first_ts:
+            continue
+        matched = matched_gestures(summary.link.gestures, other.link.gestures, t.replay_match_s)
+        fewest = min(_countable(summary.link.gestures), _countable(other.link.gestures))
+        if matched >= max(t.replay_min_matches, fewest / 2) and (best is None or matched > best[0]):
+            best = (matched, other_id, learner_id, other)
+    if best is None:
+        return []
+    matched, other_id, learner_id, other = best
+    record = records[learner_id]
+    lag_h = (summary.first_ts - other.first_ts) / 3600
+    return [Evidence(Reason(
+        "replayed_session",
+        f"{matched} of this session's {len(summary.link.gestures)} pauses and seeks repeat those of a session "
+        f"of another account (see related), {lag_h:.1f} h earlier (same video positions within "
+        f"{t.replay_match_s:g} s, pauses within {PAUSE_LENGTH_MATCH_S:g} s of the same length); flagged from "
+        f"{t.replay_min_matches} and half of either session's pauses and seeks. People do not pause "
+        "where and as long as someone else did: a recording was played back",
+        float(matched), float(t.replay_min_matches),
+        related=[Related(learner_id=learner_id, org_id=record.org_id, session_id=other_id)]), 0.8, True)]
+
+
+# -- farms --------------------------------------------------------------------------------
+def farm_candidates(summary: SessionSummary, sight: LinkSight, t: Thresholds) -> set[str]:
+    """Accounts that started within minutes of this session on its network or browser build."""
+    return {s.learner_id for s in sight.started.values()
+            if s.learner_id != summary.learner_id and abs(s.first_ts - summary.first_ts) <= t.farm_window_s
+            and _alike(s, summary)}
+
+
+def _alike(a: SessionSummary, b: SessionSummary) -> bool:
+    return bool(a.link.network and a.link.network == b.link.network) or bool(
+        a.link.browser and a.link.browser == b.link.browser and a.link.network != "")
+
+
+def farm_flag(session_id: str, summary: SessionSummary, record: LearnerCourse | None, candidates: set[str],
+              records: dict[str, LearnerCourse], t: Thresholds) -> list[Flag]:
+    """A review-queue flag (never misconduct) for accounts that start together day after day."""
+    if record is None or len(candidates) + 1 < t.farm_min_accounts:
+        return []
+    days = {_day(summary.first_ts)}
+    together = set(candidates)  # named in the reason
+    for other_id, mine in record.sessions.items():
+        if other_id == session_id or _day(mine.first_ts) in days:
+            continue
+        with_me = {lid for lid in candidates if lid in records and any(
+            abs(s.first_ts - mine.first_ts) <= t.farm_window_s and _alike(s, mine)
+            for s in records[lid].sessions.values())}
+        if len(with_me) + 1 >= t.farm_min_accounts:
+            days.add(_day(mine.first_ts))
+    if len(days) < t.farm_min_days:
+        return []
+    related = [Related(learner_id=lid, org_id=records[lid].org_id) for lid in sorted(together) if lid in records]
+    reason = Reason(
+        "accounts_start_together",
+        f"{len(together) + 1} accounts on network {summary.link.network or '?'} or browser "
+        f"{summary.link.browser or '?'} started within {t.farm_window_s / 60:.0f} min of each other on "
+        f"{len(days)} days ({min(days)} to {max(days)} UTC); noted from {t.farm_min_accounts} accounts on "
+        f"{t.farm_min_days} days. A machine farm looks like this, and so does a study group: for review, "
+        "not an accusation", float(len(together) + 1), float(t.farm_min_accounts), related=related)
+    return [Flag(flag_id=flag_id_for(session_id, "coordinated_accounts"), pattern="coordinated_accounts",
+                 confidence=0.45, reasons=[reason], start=summary.first_ts, end=summary.last_ts, misconduct=False)]
+
+
+class MemoryIndex:
+    """The linking index in memory, for the offline runner (the service keeps it in Redis
+    with the same buckets)."""
+
+    def __init__(self) -> None:
+        self.networks: dict[tuple[str, int], dict[str, SessionSummary]] = {}
+        self.starts: dict[tuple[str, int], dict[str, SessionSummary]] = {}
+        self.gestures: dict[tuple[str, str, int], set[tuple[str, str]]] = {}
+
+    def add(self, session_id: str, course_id: str, summary: SessionSummary) -> None:
+        if summary.link.network:
+            self.networks.setdefault((summary.link.network, int(summary.first_ts // DAY)), {})[session_id] = summary
+        self.starts.setdefault((course_id, int(summary.first_ts // START_SLOT_S)), {})[session_id] = summary
+        for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
+            self.gestures.setdefault((course_id, video, bucket), set()).add((summary.learner_id, session_id))
+
+    def sight(self, probe: LinkProbe, course_id: str) -> LinkSight:
+        out = LinkSight()
+        for day in probe.days if probe.network else ():
+            out.network.update(self.networks.get((probe.network, day), {}))
+        for slot in probe.slots:
+            out.started.update(self.starts.get((course_id, slot), {}))
+        for video, bucket in probe.buckets:
+            for learner_id, session_id in self.gestures.get((course_id, video, bucket), ()):
+                out.gesture_learner[session_id] = learner_id
+                out.gesture_hits[session_id] = out.gesture_hits.get(session_id, 0) + 1
+        return out

@@ -1,0 +1,139 @@
+"""One person, one clock; one operator, many accounts (issue 11).
+
+A cohort with every linked cheating and hard honest group (seed 41, not tuned on) goes
+through the offline pipeline, which keeps the same linking index the service does; a
+proxy ring goes through the real service, where a reader outside an account's org subtree
+must not see who it is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from functools import lru_cache
+
+import msgspec
+import pytest
+
+from learnguard.detector.offline import OfflineRun, run_offline
+from learnguard.detector.policy import Rules
+from learnguard.features.course import Course
+from learnguard.simulator.cohort import OPENS, Cohort, Truth, simulate_cohort
+from learnguard.simulator.linked import LINKED_HONEST, LinkedWriter, Place
+
+
+@lru_cache(maxsize=1)
+def linked_run() -> tuple[Cohort, OfflineRun]:
+    cohort = simulate_cohort(learners=200, seed=41, course_id="linking")
+    rules = Rules()
+    course = rules.course(msgspec.convert({"course_id": cohort.course_id, **cohort.course}, Course))
+    return cohort, run_offline(cohort.events, course, rules)
+
+
+def _by_archetype() -> dict[str, list[tuple[str, dict, set[str], bool]]]:
+    cohort, run = linked_run()
+    out: dict[str, list[tuple[str, dict, set[str], bool]]] = defaultdict(list)
+    for session_id, score in run.scores.items():
+        truth = cohort.truth.sessions[session_id]
+        out[truth["archetype"]].append((session_id, truth, {f.pattern for f in score.flags},
+                                        any(f.misconduct for f in score.flags)))
+    return out
+
+
+def _recall(archetype: str) -> float:
+    rows = [r for r in _by_archetype()[archetype] if r[1]["patterns"]]
+    assert rows, f"no {archetype} sessions with a pattern"
+    return sum(bool(set(truth["patterns"]) & flagged) for _, truth, flagged, _ in rows) / len(rows)
+
+
+@pytest.mark.parametrize("archetype", ["proxy_ring", "proxy_ring_gaps", "parallel_tabs", "replayed_session"])
+def test_cheating_that_spans_accounts_is_caught(archetype: str) -> None:
+    assert _recall(archetype) >= 0.8
+
+
+@pytest.mark.parametrize("archetype", LINKED_HONEST)
+def test_hard_honest_learners_are_not_accused(archetype: str) -> None:
+    rows = _by_archetype()[archetype]
+    accused = [sid for sid, _, _, misconduct in rows if misconduct]
+    assert len(accused) <= 0.01 * len(rows), f"{archetype}: {accused}"
+
+
+def test_plain_honest_learners_are_not_accused_by_linking() -> None:
+    cohort, run = linked_run()
+    honest = [sid for sid, truth in cohort.truth.sessions.items()
+              if truth["archetype"] in ("regular", "mobile", "night_owl", "late_starter", "fast_watcher")]
+    linked_codes = {"accounts_take_turns", "two_places_at_once", "playing_in_sessions_at_once", "replayed_session"}
+    hit = [sid for sid in honest for flag in run.scores[sid].flags for reason in flag.reasons
+           if reason.code in linked_codes]
+    assert not hit
+
+
+def test_a_proxy_ring_reason_names_the_network_the_browser_and_the_other_accounts() -> None:
+    cohort, run = linked_run()
+    session_id, _, _, _ = _by_archetype()["proxy_ring"][0]
+    reason = next(r for f in run.scores[session_id].flags for r in f.reasons if r.code == "accounts_take_turns")
+    ring = {lid for lid, truth in cohort.truth.learners.items() if truth["archetype"] == "proxy_ring"}
+    me = cohort.truth.sessions[session_id]["learner_id"]
+    assert {r.learner_id for r in reason.related} <= ring - {me} and len(reason.related) >= 2
+    assert "network 59." in reason.message and "/24 with browser" in reason.message
+    assert reason.value >= reason.threshold == 3
+
+
+def test_a_replay_names_the_recorded_session_and_the_recording_is_not_accused() -> None:
+    cohort, run = linked_run()
+    copies = [r for r in _by_archetype()["replayed_session"] if r[1]["patterns"]]
+    reason = next(r for f in run.scores[copies[0][0]].flags for r in f.reasons if r.code == "replayed_session")
+    source = reason.related[0]
+    assert cohort.truth.learners[source.learner_id]["archetype"] in ("replay_source", "replayed_session")
+    assert source.session_id in cohort.truth.sessions
+    assert not any(misconduct for *_, misconduct in _by_archetype()["replay_source"])
+
+
+def test_farms_go_to_the_review_queue_and_accuse_no_one_there() -> None:
+    cohort, run = linked_run()
+    farm_accounts: dict[str, bool] = {}
+    for session_id, score in run.scores.items():
+        learner = cohort.truth.sessions[session_id]["learner_id"]
+        if cohort.truth.learners[learner].get("farm"):
+            queued = [f for f in score.flags if f.pattern == "coordinated_accounts"]
+            assert all(not f.misconduct and f.confidence <= 0.45 for f in queued)
+            farm_accounts[learner] = farm_accounts.get(learner, False) or bool(queued)
+    assert sum(farm_accounts.values()) >= 0.8 * len(farm_accounts)
+
+
+def _proxy_ring_events() -> tuple[list[dict], dict[str, str]]:
+    truth, events = Truth(), []
+    place = Place(seed=5, course_id="ring-course", orgs=["zhejiang/hdu/computing"], opens=OPENS.timestamp(),
+                  videos=[(f"rv{i}", 1200.0) for i in range(10)], answer_correct=lambda item, ability: 0.8)
+    LinkedWriter(random.Random(5), place, truth, events).proxy_ring(4, (0.02, 0.3), "proxy_ring")
+    orgs = {lid: ("zhejiang/zju/law" if index >= 2 else "zhejiang/hdu/computing")
+            for index, lid in enumerate(sorted(truth.learners))}
+    for e in events:
+        e["org_id"] = orgs[e["learner_id"]]
+    return sorted(events, key=lambda e: e["received_at"]), orgs
+
+
+@pytest.mark.integration
+def test_the_service_links_a_proxy_ring_and_hides_accounts_outside_the_readers_subtree(service) -> None:
+    events, orgs = _proxy_ring_events()
+    with service.client("platform") as platform:
+        for start in range(0, len(events), 2000):
+            assert platform.post("/v1/events", json=events[start:start + 2000]).status_code == 202
+        sessions = sorted({e["session_id"] for e in events})
+        for session_id in sessions:
+            assert platform.post(f"/v1/sessions/{session_id}/score").status_code == 200
+        hdu_session = next(s for s in sessions if orgs[s.rsplit("-d", 1)[0]] == "zhejiang/hdu/computing")
+        seen_by_province = platform.post(f"/v1/sessions/{hdu_session}/score").json()
+    with service.client("platform_hdu") as hdu:
+        seen_by_hdu = hdu.post(f"/v1/sessions/{hdu_session}/score").json()
+
+    def related(score: dict) -> list[dict]:
+        return [r for f in score["flags"] if f["pattern"] == "account_sharing" for reason in f["reasons"]
+                if reason["code"] == "accounts_take_turns" for r in reason["related"]]
+
+    assert seen_by_province["level"] in ("review", "high") and seen_by_province["effective_seconds"] == 0
+    assert {r["org_id"] for r in related(seen_by_province)} == {"zhejiang/hdu/computing", "zhejiang/zju/law"}
+    hidden = related(seen_by_hdu)
+    assert len(hidden) == len(related(seen_by_province))
+    assert all(r["org_id"] in ("zhejiang/hdu/computing", "") for r in hidden)
+    assert not any(lid in str(seen_by_hdu) for lid, org in orgs.items() if org == "zhejiang/zju/law")
