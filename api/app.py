@@ -12,7 +12,18 @@ from fastapi import FastAPI
 from learnguard import __version__
 from learnguard.api.errors import install_error_handlers
 from learnguard.api.observability import install_observability
-from learnguard.api.routes import courses, dashboard, events, flags, learners, models, ops, reports, sessions
+from learnguard.api.routes import (
+    challenges,
+    courses,
+    dashboard,
+    events,
+    flags,
+    learners,
+    models,
+    ops,
+    reports,
+    sessions,
+)
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
 from learnguard.service.redis_conn import revive_embedded
@@ -74,7 +85,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
                   description="Learning-integrity service: is the study time real?")
     install_error_handlers(app)
     install_observability(app)
-    for router in (events.router, courses.router, sessions.router, learners.router, reports.router,
+    for router in (events.router, courses.router, sessions.router, challenges.router, learners.router, reports.router,
                    flags.router, models.router, ops.router, dashboard.router):
         app.include_router(router)
     install_openapi(app)

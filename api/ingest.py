@@ -11,17 +11,22 @@ from fastapi import Request
 from learnguard.api.bodies import unreadable
 from learnguard.api.deps import Caller
 from learnguard.api.schemas import IngestResult
+from learnguard.detector.challenges import CHALLENGE_PREFIX, Answered
 from learnguard.errors import BadRequest, Forbidden, PayloadTooLarge
 from learnguard.features.events import (
     BodyError,
+    ChallengeIssued,
+    CheckAnswer,
     Event,
     Rejection,
     decode_json_array,
     decode_ndjson,
+    epoch_seconds,
     split_ndjson,
 )
 from learnguard.features.orgs import org_covers
 from learnguard.service import metrics
+from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 
@@ -104,10 +109,46 @@ def _may_use(caller: Caller, owner: str, org_id: str) -> bool:
     return org_covers(owner, org_id) or caller.covers(owner)
 
 
+def check_challenges(store: Store, events: list[Event], indexes: list[int]
+                     ) -> tuple[list[Event], list[int], list[Rejection]]:
+    """Refuse ``challenge_issued`` from clients and answers to challenges the service never
+    issued to the session; record the first answer to each issued one (the endpoint decides
+    the next challenge from it without waiting for the workers)."""
+    asks: list[tuple[int, str, str]] = []
+    for event in events:
+        if isinstance(event, CheckAnswer) and event.check_id.startswith(CHALLENGE_PREFIX):
+            asks.append((shard_of(event.learner_id, store.shards), event.session_id, event.check_id))
+    known = iter(store.challenges.check_answers(asks))
+    kept: list[Event] = []
+    kept_indexes: list[int] = []
+    refused: list[Rejection] = []
+    answers = []
+    for index, event in zip(indexes, events, strict=True):
+        if isinstance(event, ChallengeIssued):
+            refused.append(Rejection(index, event.event_id, "type: challenge_issued is written by the service "
+                                     "itself; send the learner's answer as check_answer"))
+            continue
+        if isinstance(event, CheckAnswer) and event.check_id.startswith(CHALLENGE_PREFIX):
+            if not next(known):
+                refused.append(Rejection(index, event.event_id, f"check_id: challenge {event.check_id!r} was not "
+                                         f"issued to session {event.session_id!r}"))
+                continue
+            received = event.received_at if event.received_at is not None else event.ts
+            answers.append((shard_of(event.learner_id, store.shards), event.session_id, event.check_id,
+                            Answered(received_at=epoch_seconds(received),
+                                     choice=event.choice if event.choice is not None else -1)))
+        kept.append(event)
+        kept_indexes.append(index)
+    store.challenges.record_answers(answers)
+    return kept, kept_indexes, refused
+
+
 def ingest(store: Store, caller: Caller, events: list[Event], indexes: list[int],
            rejected: list[Rejection]) -> IngestResult:
     check_scope(caller, events, indexes)
     events, indexes, refused = claim_ids(store, caller, events, indexes)
+    events, indexes, refused_answers = check_challenges(store, events, indexes)
+    refused += refused_answers
     if refused:
         rejected = sorted(rejected + refused, key=lambda rejection: rejection.index)
     fresh = store.streams.ingest(events) if events else []

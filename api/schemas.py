@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from learnguard.detector.base import Reason
+from learnguard.detector.verification import Verification
 from learnguard.features.course import Course
-from learnguard.features.events import Event, Rejection
+from learnguard.features.events import Event, Ref, Rejection, Seconds, Time
 from learnguard.service.registry import Envelope
 
 REF = "#/components/schemas/{name}"
@@ -60,6 +61,28 @@ class ScorePublic(msgspec.Struct):
     notes: list[str]
     model: dict[str, Any] | None
     online: dict[str, Any] | None
+    verification: Verification | None = None
+
+
+class ChallengeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/sessions/{id}/challenge``: the platform server's time of the call, and what
+    is playing (all optional; ``at`` defaults to the service's clock)."""
+
+    at: Time | None = None
+    video_id: Ref | None = None
+    position: Seconds | None = None
+
+
+class ChallengePublic(msgspec.Struct):
+    """A challenge to show the learner; report the answer as ``check_answer`` with
+    ``check_id`` = ``challenge_id``, ``choice`` and ``received_at``."""
+
+    challenge_id: str
+    kind: Literal["checkpoint", "presence"]
+    item_id: str
+    prompt: str
+    choices: list[str]
+    expires_in_s: float
 
 
 class ScoreRequest(msgspec.Struct):
@@ -229,7 +252,8 @@ class HealthPublic(msgspec.Struct, omit_defaults=True):
     shards: list[ShardHealth] | None = None
 
 
-PUBLIC = (IngestResult, ScorePublic, ScoreRequest, CoursePublic, LearnerPublic, ReviewRequest, FlagDetailPublic,
+PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePublic,
+          CoursePublic, LearnerPublic, ReviewRequest, FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
           HealthPublic)
 

@@ -35,6 +35,7 @@ class Reason(msgspec.Struct, omit_defaults=True):
     value: float
     threshold: float
     related: list[Related] = msgspec.field(default_factory=list)
+    basis: str = "claim"  # "observed" when it rests on what the platform's servers saw (contract v1.1 §8)
 
 
 class Flag(msgspec.Struct, omit_defaults=True):

@@ -12,6 +12,7 @@ from learnguard.detector.base import Detector, Flag, SessionView
 from learnguard.detector.flooding import ScreenFloodingDetector
 from learnguard.detector.policy import Rules, fuse, level_of
 from learnguard.detector.scripted import ScriptedPlaybackDetector
+from learnguard.detector.verification import Verification, capped_by_delivery, verification_of
 from learnguard.features.course import CourseInfo
 from learnguard.features.linking import LinkFacts, link_facts
 from learnguard.features.session import SessionState, credited_wall_seconds, finalized, watched_media_seconds
@@ -41,6 +42,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     model: dict | None = None
     online: dict | None = None
     link: LinkFacts | None = None  # what links the session to others (kept in its summary)
+    verification: Verification | None = None  # what the platform's servers observed (v1.1)
 
 
 def default_detectors() -> list[Detector]:
@@ -50,7 +52,7 @@ def default_detectors() -> list[Detector]:
 
 def effective_seconds(state: SessionState, course: CourseInfo, flags: list[Flag]) -> float:
     """Watched media, capped by credited wall time × max_rate, minus what flags explain."""
-    media = watched_media_seconds(state)
+    media = capped_by_delivery(state, watched_media_seconds(state))
     cap = credited_wall_seconds(state) * course.max_rate
     suspect = sum(flag.suspect_media_seconds for flag in flags if flag.misconduct)
     return max(0.0, min(media, cap) - suspect)
@@ -78,5 +80,6 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
                          first_ts=done.first_ts, last_ts=done.last_ts,
                          ended=done.counts.get("session_end", 0) > 0,
                          devices=list(done.devices), ips=list(done.ips), quiz=dict(done.quiz),
-                         link=link_facts(done, done.ips[0] if done.ips else None))
+                         link=link_facts(done, done.ips[0] if done.ips else None),
+                         verification=verification_of(done))
     return score, features

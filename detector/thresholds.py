@@ -68,6 +68,29 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         "one sitting of playback this long without a 5 s break is noted (weak)")] = 3 * 3600.0
     regular_heartbeat_sd_s: Annotated[float, _doc(
         "heartbeats more regular than this (sd of the gaps) are noted (weak)")] = 0.05
+    # -- what the platform's servers observed (contract v1.1) ----------------------------
+    challenge_min_missed: Annotated[int, _doc(
+        "service challenges missed while playback went on that are evidence (one miss never is)")] = 2
+    missed_playing_within_s: Annotated[float, _doc(
+        "a miss counts as 'while playing' when playback is credited within this many seconds after expiry")] = 300.0
+    chance_min_answers: Annotated[int, _doc(
+        "graded checkpoint answers needed before accuracy is held against chance")] = 4
+    human_accuracy: Annotated[float, _doc(
+        "checkpoint accuracy of someone who watched, the binomial test's alternative")] = 0.8
+    read_chars_per_s: Annotated[float, _doc(
+        "reading speed a checkpoint answer is held to (characters of the prompt and choices per second)")] = 12.0
+    read_min_s: Annotated[float, _doc(
+        "... plus this many seconds to see the question at all")] = 1.0
+    fast_answers_min: Annotated[int, _doc(
+        "checkpoint answers sooner than reading allows (and half of them) that are evidence")] = 3
+    undelivered_min_s: Annotated[float, _doc(
+        "claimed playback never delivered by the media server that is evidence (seconds) ...")] = 180.0
+    undelivered_min_share: Annotated[float, _doc(
+        "... and as a share of the claimed playback")] = 0.3
+    delivery_buffer_s: Annotated[float, _doc(
+        "media a player may fetch ahead of playback (seconds)")] = 120.0
+    delivery_rate_slack: Annotated[float, _doc(
+        "media delivered faster than max_rate × this is evidence")] = 1.25
     # -- screen flooding ----------------------------------------------------------------
     template_repeats: Annotated[int, _doc(
         "comments of one template (digits folded) that make templated flooding")] = 5

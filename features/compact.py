@@ -68,6 +68,10 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
     ip: str | None = None
     autoplay: bool | None = None
     ua: str | None = None
+    server: bool | None = None   # observed by the platform's servers (v1.1 §8)
+    choice: int | None = None    # a check answer's choice; a challenge's right answer
+    options: int | None = None   # a challenge's number of choices
+    chars: int | None = None     # a challenge's prompt and choices, in characters
 
     def sort_key(self) -> tuple[float, int]:
         return (self.ts, self.order)
@@ -90,6 +94,14 @@ def compact(event: Event) -> Ev:
     ev.rate = get(event, "rate", None)
     ev.muted = get(event, "muted", None)
     ev.autoplay = get(event, "autoplay", None)
+    ev.server = True if event.source == "server" or kind == "challenge_issued" else None
+    if kind == "media_fetch":
+        ev.pos, ev.pos2 = event.range_start, event.range_end  # type: ignore[union-attr]
+    elif kind == "challenge_issued":
+        ev.choice, ev.options, ev.chars = event.answer, event.options, event.prompt_chars  # type: ignore[union-attr]
+        ev.pos = event.expires_in_s  # type: ignore[union-attr]
+    else:
+        ev.choice = get(event, "choice", None)
     ev.visible = get(event, "visible", None)
     ev.trusted = get(event, "trusted", None)
     ev.correct = get(event, "correct", None)

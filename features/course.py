@@ -20,6 +20,18 @@ from learnguard.features.events import (
 )
 
 
+class Checkpoint(msgspec.Struct, frozen=True):
+    """A question bound to what is on screen (contract v1.1 §10); ``answer`` indexes ``choices``
+    and is shown only to admin and analyst keys."""
+
+    item_id: Ref
+    video_id: Ref
+    after_position: Seconds
+    prompt: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    choices: Annotated[list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(min_length=2, max_length=10)]
+    answer: Annotated[int, msgspec.Meta(ge=0)]
+
+
 class CourseInfo(msgspec.Struct, frozen=True):
     """What detectors know of the course (defaults when it was never described)."""
 
@@ -28,6 +40,8 @@ class CourseInfo(msgspec.Struct, frozen=True):
     deadline: float | None = None
     opens_at: float | None = None
     durations: dict[str, float] = msgspec.field(default_factory=dict)
+    checkpoints: tuple[Checkpoint, ...] = ()
+    max_challenges_per_hour: int = 4
 
 
 class Video(msgspec.Struct):
@@ -45,6 +59,8 @@ class Course(msgspec.Struct, omit_defaults=True):
     required_hours: Annotated[float, msgspec.Meta(ge=0, le=10000)] | None = None
     max_rate: Annotated[float, msgspec.Meta(gt=0, le=100)] = 2.0
     videos: list[Video] = msgspec.field(default_factory=list)
+    checkpoints: list[Checkpoint] = msgspec.field(default_factory=list)
+    max_challenges_per_hour: Annotated[int, msgspec.Meta(ge=0, le=60)] = 4
 
 
 _decode_course = msgspec.json.Decoder(Course).decode
@@ -70,6 +86,15 @@ def parse_course(body: bytes) -> Course:
         value = getattr(course, name)
         if isinstance(value, datetime) and not MIN_TIME_MS <= value.timestamp() * 1000 < MAX_TIME_MS:
             raise CourseError(f"{name}: {TIME_RANGE_TEXT}")
+    durations = {video.video_id: video.duration for video in course.videos}
+    for index, checkpoint in enumerate(course.checkpoints):
+        if checkpoint.answer >= len(checkpoint.choices):
+            raise CourseError(f"checkpoints[{index}].answer: {checkpoint.answer} is not the index of one of its "
+                              f"{len(checkpoint.choices)} choices (0–{len(checkpoint.choices) - 1})")
+        duration = durations.get(checkpoint.video_id)
+        if duration is not None and checkpoint.after_position > duration:
+            raise CourseError(f"checkpoints[{index}].after_position: {checkpoint.after_position:g} s is beyond the "
+                              f"end of video {checkpoint.video_id} ({duration:g} s)")
     return course
 
 
@@ -80,4 +105,5 @@ def course_info(course: Course | None, default_max_rate: float) -> CourseInfo:
     deadline = epoch_seconds(course.deadline) if course.deadline is not None else None
     opens_at = epoch_seconds(course.opens_at) if course.opens_at is not None else None
     return CourseInfo(described=True, max_rate=course.max_rate, deadline=deadline, opens_at=opens_at,
-                      durations={video.video_id: video.duration for video in course.videos})
+                      durations={video.video_id: video.duration for video in course.videos},
+                      checkpoints=tuple(course.checkpoints), max_challenges_per_hour=course.max_challenges_per_hour)

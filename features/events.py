@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -40,6 +40,7 @@ class EventBase(msgspec.Struct, tag_field="type", omit_defaults=True, kw_only=Tr
     ip: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     user_agent: Annotated[str, msgspec.Meta(max_length=512)] | None = None
     received_at: Time | None = None
+    source: Literal["client", "server"] | None = None  # v1.1 §8: who observed it (default: the client's claim)
 
 
 class SessionStart(EventBase, tag="session_start"):
@@ -119,11 +120,42 @@ class CheckPrompt(EventBase, tag="check_prompt"):
 
 class CheckAnswer(EventBase, tag="check_answer"):
     check_id: Ref
-    correct: bool
+    correct: bool | None = None  # ignored for a challenge the service issued: it grades ``choice`` itself
+    choice: Annotated[int, msgspec.Meta(ge=0, le=99)] | None = None  # v1.1 §10: index of the choice shown
+
+    def __post_init__(self) -> None:
+        if self.correct is None and self.choice is None:
+            raise ValueError("correct or choice: a check answer needs one of them")
+
+
+class MediaFetch(EventBase, tag="media_fetch"):
+    """v1.1 §9: a piece of a video the platform's media server delivered to the session."""
+
+    video_id: Ref
+    range_start: Seconds
+    range_end: Seconds
+    bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.range_end < self.range_start:
+            raise ValueError("range_end: must not be before range_start")
+
+
+class ChallengeIssued(EventBase, tag="challenge_issued"):
+    """A challenge the service issued (written by the service onto the session's stream so the
+    worker grades its answer; a client sending one is refused)."""
+
+    check_id: Ref
+    kind: Literal["checkpoint", "presence"]
+    answer: int | None = None
+    options: int = 0
+    prompt_chars: int = 0
+    expires_in_s: float = 90.0
 
 
 Event = (SessionStart | SessionEnd | VideoPlay | VideoPause | VideoSeek | VideoRateChange | VideoHeartbeat
-         | VideoEnded | PageView | Visibility | Click | Comment | QuizAnswer | CheckPrompt | CheckAnswer)
+         | VideoEnded | PageView | Visibility | Click | Comment | QuizAnswer | CheckPrompt | CheckAnswer
+         | MediaFetch | ChallengeIssued)  # new types go last: their position is their stored kind code
 EVENT_TYPES: tuple[str, ...] = tuple(cls.__struct_config__.tag for cls in Event.__args__)  # type: ignore[attr-defined]
 
 _decode_one = msgspec.json.Decoder(Event).decode
@@ -182,9 +214,14 @@ def explain_validation_error(message: str, raw: Any) -> str:
     if str(MIN_TIME_MS) in reason or str(MAX_TIME_MS - 1) in reason:
         return f"{path}: {TIME_RANGE_TEXT}"
     if not path:
+        field, _, rest = reason.partition(": ")
+        if rest and field.split(" or ")[0] in _ALL_FIELDS:  # a cross-field check names its field itself
+            return reason
         return f"event: {reason}"
     return f"{path}: {reason}"
 
+
+_ALL_FIELDS = frozenset(name for cls in Event.__args__ for name in cls.__struct_fields__)  # type: ignore[attr-defined]
 
 TIME_RANGE_TEXT = ("must be between 2000-01-01 and 2100-01-01 (epoch milliseconds "
                    f"{MIN_TIME_MS} to {MAX_TIME_MS}, or RFC 3339 with an offset)")

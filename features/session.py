@@ -33,6 +33,7 @@ ACTED_BUCKET_S = 300.0  # person-made input is remembered per 5-minute bucket ..
 MAX_ACTED = 96          # ... for at most 8 hours of a session
 MAX_GESTURES = 32       # pauses and seeks kept as the session's fingerprint
 GESTURE_PAUSE, GESTURE_SEEK = 0, 1  # gesture kinds
+PENDING, PASSED, FAILED, LATE = 0, 1, 2, 3  # a service challenge's outcome
 
 
 class Track(msgspec.Struct, omit_defaults=True):
@@ -51,6 +52,10 @@ class Track(msgspec.Struct, omit_defaults=True):
     watched: list[list[float]] = msgspec.field(default_factory=list)
     span_start: float = -1.0  # wall-clock span of this video's latest credited playback
     span_end: float = -1.0
+    delivered: list[list[float]] = msgspec.field(default_factory=list)  # media seconds the media server sent
+    fetches: int = 0
+    fetch_first: float = -1.0  # media-server clock of the first and last fetch
+    fetch_last: float = -1.0
 
 
 class Gesture(msgspec.Struct, array_like=True):
@@ -61,6 +66,19 @@ class Gesture(msgspec.Struct, array_like=True):
     video: str
     at: float
     value: float
+
+
+class Challenge(msgspec.Struct, array_like=True):
+    """A challenge the service issued to the session, and its answer (platform-server clocks)."""
+
+    at: float
+    expires_at: float
+    answer: int = -1          # the right choice of a checkpoint; -1 for presence
+    options: int = 0
+    prompt_chars: int = 0
+    answered_at: float = -1.0
+    choice: int = -1
+    outcome: int = 0          # PENDING, PASSED, FAILED or LATE
 
 
 class SessionState(msgspec.Struct, omit_defaults=True):
@@ -122,6 +140,10 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     last_untrusted_ts: float = -1.0
     acted: list[int] = msgspec.field(default_factory=list)
     gestures: list[Gesture] = msgspec.field(default_factory=list)
+    challenges: dict[str, Challenge] = msgspec.field(default_factory=dict)
+    server_events: int = 0     # events the platform's servers observed (v1.1)
+    last_received: float = -1.0  # latest platform-server time seen in the session
+    fetched: list[int] = msgspec.field(default_factory=list)  # 5-minute buckets with media delivered
 
 
 class PlaybackRules(msgspec.Struct, frozen=True):
@@ -183,8 +205,7 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         state.user_agent = ev.ua[:512]
     if ev.kind in _PLAYER_OR_CHECK:
         _note_driven(state, ev.ts)
-    if ev.skew is not None:
-        state.clock_skew.update(ev.skew)
+    _note_clocks(state, ev)
     handler = _HANDLERS.get(ev.kind)
     video_index = None
     if ev.video is not None:
@@ -196,6 +217,17 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     record_point(state.timeline, ev, video_index, state.timeline_base)
     if handler is not None:
         handler(state, ev, rules)
+
+
+def _note_clocks(state: SessionState, ev: Ev) -> None:
+    """The device clock's skew (claims only) and the latest platform-server time seen."""
+    if ev.skew is not None:
+        if not ev.server:
+            state.clock_skew.update(ev.skew)
+        state.last_received = max(state.last_received, ev.ts - ev.skew)
+    if ev.server:
+        state.server_events += 1
+        state.last_received = max(state.last_received, ev.ts)
 
 
 def _note_driven(state: SessionState, ts: float) -> None:
@@ -389,7 +421,50 @@ def _on_check_prompt(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         state.open_checks[ev.ref] = ev.ts
 
 
+def _on_media_fetch(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    track = _track(state, ev)
+    start, end = ev.pos or 0.0, ev.pos2 or 0.0
+    if end > start:
+        add_interval(track.delivered, start, end)
+    track.fetches += 1
+    track.fetch_first = ev.ts if track.fetch_first < 0 else min(track.fetch_first, ev.ts)
+    track.fetch_last = max(track.fetch_last, ev.ts)
+    bucket = int(ev.ts // ACTED_BUCKET_S)
+    if bucket not in state.fetched and len(state.fetched) < MAX_ACTED:
+        state.fetched.append(bucket)
+
+
+def _on_challenge_issued(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    if ev.ref and ev.ref not in state.challenges:
+        state.challenges[ev.ref] = Challenge(at=ev.ts, expires_at=ev.ts + (ev.pos or 90.0),
+                                             answer=-1 if ev.choice is None else ev.choice,
+                                             options=ev.options or 0, prompt_chars=ev.chars or 0)
+
+
+def _grade(state: SessionState, challenge: Challenge, ev: Ev) -> None:
+    """The first answer counts; timed from the challenge's ``at`` to the answer's
+    ``received_at`` (platform-server clocks; the answer's own ``ts`` if it has none)."""
+    if challenge.answered_at >= 0:
+        return
+    received = ev.ts - ev.skew if ev.skew is not None else ev.ts
+    challenge.answered_at = received
+    challenge.choice = -1 if ev.choice is None else ev.choice
+    if received > challenge.expires_at:
+        challenge.outcome = LATE
+    elif challenge.options < 2 or challenge.choice == challenge.answer:
+        challenge.outcome = PASSED
+    else:
+        challenge.outcome = FAILED
+    if received >= challenge.at:
+        state.check_latency.update(received - challenge.at)
+        _note_acted(state, received)
+
+
 def _on_check_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
+    challenge = state.challenges.get(ev.ref or "")
+    if challenge is not None:
+        _grade(state, challenge, ev)
+        return
     shown = state.open_checks.pop(ev.ref or "", None)
     if shown is not None and ev.ts >= shown:
         state.check_latency.update(ev.ts - shown)
@@ -413,6 +488,8 @@ _HANDLERS = {KIND_CODE[name]: handler for name, handler in {
     "check_prompt": _on_check_prompt,
     "quiz_answer": _on_quiz_answer,
     "check_answer": _on_check_answer,
+    "media_fetch": _on_media_fetch,
+    "challenge_issued": _on_challenge_issued,
 }.items()}
 
 

@@ -76,6 +76,8 @@ def session_features(state: SessionState) -> dict[str, float]:
         "longest_unbroken_s": longest_unbroken_seconds(state),
         "credited_spans": float(len(state.credited_wall)),
         "wall_coverage": total_length(state.credited_wall) / duration,
+        "media_fetches": float(sum(track.fetches for track in state.videos.values())),
+        "challenges": float(len(state.challenges)),
     }
 
 

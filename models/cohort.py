@@ -27,11 +27,13 @@ TRACKED: dict[str, float] = {
     "comments_per_hour": 0.99,
     "max_clicks_per_s": 0.99,
     "short_dwells": 0.99,
+    "media_fetches": 0.1,  # > 0: at least 90 % of the course's playing sessions had media delivered
 }
 NEEDS = {
     "check_latency_mean_s": "check_answers",
     "heartbeat_gap_sd_s": "heartbeats",
     "resume_gap_mean_s": "resume_gaps",
+    "media_fetches": "credited_wall_s",
 }
 
 
@@ -74,6 +76,9 @@ class CohortBaseline:
             model.sessions = state["sessions"]
             state["online"] = model
         self.__dict__.update(state)
+        for name, q in TRACKED.items():  # features tracked since the blob was written start empty
+            self.quantiles.setdefault(name, stats.Quantile(q))
+            self.counts.setdefault(name, 0)
 
     def score_one(self, features: dict[str, float]) -> float:
         """How unusual a session is for this course's online model (higher = more unusual)."""

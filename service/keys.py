@@ -12,6 +12,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:stats                 hash   accepted / applied event counters (lag)
     {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
     {p}:{n}:sess:{session}        string session state blob (msgpack)
+    {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:device:{device}           hash   session -> learner and time span, per device
@@ -94,6 +95,9 @@ class Keys:
 
     def session(self, shard: int, session_id: str) -> str:
         return f"{self.shard_tag(shard)}:sess:{session_id}"
+
+    def challenges(self, shard: int, session_id: str) -> str:
+        return f"{self.shard_tag(shard)}:chal:{session_id}"
 
     def learner_course(self, shard: int, learner_id: str, course_id: str) -> str:
         return f"{self.shard_tag(shard)}:lc:{course_id}:{learner_id}"

@@ -12,6 +12,10 @@ DEAD_LETTERS = Counter("learnguard_dead_letters_total", "Stream entries moved to
 WORKER_ERRORS = Counter("learnguard_worker_round_errors_total", "Worker rounds that failed (store down, bugs)")
 WORKER_SHARDS = Gauge("learnguard_worker_owned_shards", "Shards this process's workers own")
 WORKER_CACHE = Gauge("learnguard_worker_cache_bytes", "Encoded bytes of session records workers keep in memory")
+CHALLENGE_LATENCY = Histogram(
+    "learnguard_challenge_seconds", "Latency of POST /v1/sessions/{id}/challenge",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 SCORE_LATENCY = Histogram(
     "learnguard_score_seconds", "Latency of POST /v1/sessions/{id}/score",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),

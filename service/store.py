@@ -19,6 +19,7 @@ import redis
 
 from learnguard.errors import Conflict
 from learnguard.service.apikeys import KeyStore
+from learnguard.service.challenges import ChallengeBook
 from learnguard.service.courses import CourseBook
 from learnguard.service.flags import FlagBook
 from learnguard.service.keys import LAYOUT_VERSION, Keys
@@ -48,6 +49,7 @@ class Store:
         self.limits = RateLimiter(client, keys)
         self.apikeys = KeyStore(client, keys)
         self.registry = Registry(client, keys)
+        self.challenges = ChallengeBook(client, keys)
 
     @classmethod
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:

@@ -107,6 +107,6 @@ def test_courses_round_trip_and_validate(service) -> None:
         missing = http.get("/v1/courses/nope")
     assert put.status_code == 200
     assert got.json()["max_rate"] == 2.0 and got.json()["videos"][0]["duration"] == 1800
-    assert bad.status_code == 422 and bad.json()["error"].startswith("max_rate:")
-    assert bad_video.status_code == 422 and "videos[0].duration" in bad_video.json()["error"]
+    assert bad.status_code == 400 and bad.json()["error"].startswith("max_rate:")
+    assert bad_video.status_code == 400 and "videos[0].duration" in bad_video.json()["error"]
     assert missing.status_code == 404

@@ -8,27 +8,36 @@ from fastapi import APIRouter, Request, Response
 from learnguard.api.bodies import read_body
 from learnguard.api.deps import CallerDep, SettingsDep, StoreDep
 from learnguard.api.schemas import CoursePublic, documented
-from learnguard.errors import Conflict, NotFound, Unprocessable
+from learnguard.errors import BadRequest, Conflict, NotFound
 from learnguard.features.course import Course, CourseError, parse_course
 from learnguard.features.orgs import org_covers
 
 router = APIRouter(prefix="/v1", tags=["courses"])
 
 
-def _answer(course_id: str, course: Course) -> Response:
-    public = CoursePublic(course_id=course_id, **msgspec.structs.asdict(course))
+ANSWER_ROLES = ("admin", "analyst")
+
+
+def _answer(course_id: str, course: Course, role: str) -> Response:
+    """The course as the caller may see it: checkpoint answers only for admin and analyst keys
+    (a platform or supervisor key would hand them to the learner)."""
+    fields = msgspec.structs.asdict(course)
+    public = msgspec.to_builtins(CoursePublic(course_id=course_id, **fields))
+    if role not in ANSWER_ROLES:
+        for checkpoint in public.get("checkpoints", []):
+            checkpoint.pop("answer", None)
     return Response(msgspec.json.encode(public), media_type="application/json")
 
 
 @router.put("/courses/{course_id}", summary="Describe a course",
-            **documented(CoursePublic, body=CoursePublic, errors=(400, 401, 403, 409, 413, 422, 503)))
+            **documented(CoursePublic, body=CoursePublic, errors=(400, 401, 403, 409, 413, 503)))
 async def put_course(course_id: str, request: Request, caller: CallerDep, store: StoreDep,
                      settings: SettingsDep) -> Response:
     caller.require("courses:write")
     try:
         course = parse_course(await read_body(request, settings))
     except CourseError as exc:
-        raise Unprocessable(str(exc)) from exc
+        raise BadRequest(str(exc)) from exc
     caller.require_org(course.org_id, f"course {course_id}")
     owner = store.owners.bind([("course", course_id, course.org_id)])[("course", course_id)]
     caller.require_org(owner, f"course {course_id}")
@@ -38,7 +47,7 @@ async def put_course(course_id: str, request: Request, caller: CallerDep, store:
                            "an org that contains every unit using it (a course is shared by an ancestor org)")
         store.owners.set_owner("course", course_id, course.org_id)
     store.courses.put(course_id, course)
-    return _answer(course_id, course)
+    return _answer(course_id, course, caller.key.role)
 
 
 @router.get("/courses/{course_id}", summary="Read a course description",
@@ -49,4 +58,4 @@ async def get_course(course_id: str, caller: CallerDep, store: StoreDep) -> Resp
     if course is None:
         raise NotFound(f"course {course_id!r} is not described")
     caller.require_org(course.org_id, f"course {course_id}")
-    return _answer(course_id, course)
+    return _answer(course_id, course, caller.key.role)

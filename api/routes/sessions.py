@@ -84,6 +84,6 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
         flags=[flag_public(flag, caller.covers) for flag in result.flags],
         claimed_seconds=result.claimed_seconds, effective_seconds=result.effective_seconds,
         events=result.events, model_version=result.model_version, scored_at=rfc3339(time.time()),
-        notes=result.notes, model=result.model, online=result.online)
+        notes=result.notes, model=result.model, online=result.online, verification=result.verification)
     metrics.SCORE_LATENCY.observe(time.perf_counter() - started)
     return Response(msgspec.json.encode(answer), media_type="application/json")
