@@ -200,6 +200,15 @@ class TimelinePoint(msgspec.Struct):
     extra: Any
 
 
+class ChallengeOutcome(msgspec.Struct):
+    """A challenge the service issued, as the timeline shows it (platform-server clocks)."""
+
+    challenge_id: str
+    at: str
+    outcome: Literal["passed", "failed", "missed", "pending"]
+    latency_s: float | None
+
+
 class TimelinePublic(msgspec.Struct):
     """``GET /v1/sessions/{id}/timeline``: the playback evidence the dashboard draws."""
 
@@ -213,6 +222,8 @@ class TimelinePublic(msgspec.Struct):
     claimed_seconds: float
     effective_seconds: float
     points: list[TimelinePoint]
+    delivered: list[TimelinePoint] = msgspec.field(default_factory=list)  # media the servers sent (v1.1)
+    challenges: list[ChallengeOutcome] = msgspec.field(default_factory=list)
 
 
 # -- models and operations ----------------------------------------------------------------------

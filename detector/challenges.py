@@ -50,23 +50,23 @@ class Answered(msgspec.Struct, array_like=True):
 
 
 def went_wrong(issued: list[Issued], answers: dict[str, Answered], at: float) -> bool:
-    """Whether a challenge before ``at`` was missed, answered late or failed (the session
-    then meets challenges more often).
+    """Whether the latest challenge settled before ``at`` was missed, answered late or failed
+    (the session then meets challenges more often, until one goes right again).
 
     >>> c = Issued("ch-1", at=100.0, kind="checkpoint", answer=2, options=4)
     >>> went_wrong([c], {}, 150.0), went_wrong([c], {}, 300.0), went_wrong([c], {"ch-1": Answered(110.0, 1)}, 300.0)
     (False, True, True)
+    >>> went_wrong([c], {"ch-1": Answered(110.0, 2)}, 300.0)
+    False
     """
-    for challenge in issued:
-        if challenge.at > at:
-            continue
+    for challenge in sorted(issued, key=lambda c: -c.at):
         expiry = challenge.at + challenge.expires_in_s
         answered = answers.get(challenge.challenge_id)
-        if answered is None:
-            if at > expiry:
-                return True
-        elif answered.received_at > expiry or (challenge.options >= 2 and answered.choice != challenge.answer):
+        if challenge.at > at or (answered is None and at <= expiry):
+            continue  # not settled yet
+        if answered is None or answered.received_at > expiry:
             return True
+        return challenge.options >= 2 and answered.choice != challenge.answer
     return False
 
 

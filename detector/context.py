@@ -22,6 +22,7 @@ from learnguard.detector.linking import (
     MAX_LINKED,
     Linked,
     LinkSight,
+    answering_evidence,
     farm_candidates,
     farm_flag,
     parallel_evidence,
@@ -34,6 +35,7 @@ from learnguard.detector.policy import fuse, level_of
 from learnguard.detector.records import LearnerCourse, SessionSummary
 from learnguard.detector.scoring import SessionScore
 from learnguard.detector.thresholds import Thresholds
+from learnguard.detector.verification import chance_evidence
 from learnguard.features.course import CourseInfo
 from learnguard.features.session import ACTED_BUCKET_S
 
@@ -122,11 +124,21 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
     """The session's score with the learner x course, schedule and linking detectors added
     and fused. ``others`` holds the records of the accounts ``needed_accounts`` named."""
     flags = list(score.flags)
+    zero = False  # study time that a failed verification or a link takes away
     if learner_course is not None:
         flags += cramming_flags(session_id, summary, learner_course, course, t)
         schedule = schedule_evidence(learner_course, t)
         if schedule:
             flags = _merged(flags, session_id, "scripted_playback", schedule, summary, strengthen_only=True)
+    if learner_course is not None and summary.link.graded and not any(
+            r.code == "checkpoints_at_chance" for f in flags for r in f.reasons):
+        sessions = list(learner_course.sessions.values())
+        across = chance_evidence(sum(s.link.graded for s in sessions), sum(s.link.right for s in sessions),
+                                 sum(s.link.chance for s in sessions), t,
+                                 f"checkpoint questions over this learner's {len(sessions)} sessions")
+        if across:
+            flags = _merged(flags, session_id, "scripted_playback", across, summary)
+            zero = True
     linked = linking_evidence(session_id, summary, learner_course, device_sessions, sight or LinkSight(),
                               others or {}, t)
     for pattern, evidence in linked.evidence.items():
@@ -136,7 +148,7 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
         return score
     risk = fuse(flags)
     effective = score.effective_seconds
-    if linked.evidence:
+    if linked.evidence or zero:
         effective = 0.0  # time resting on another account's turn, another tab's clock or a recording does not stand
     return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk), effective_seconds=effective)
 
@@ -184,6 +196,9 @@ def linking_evidence(session_id: str, summary: SessionSummary, learner_course: L
     pattern, parallel = parallel_evidence(session_id, summary, learner_course, t, ACTED_BUCKET_S)
     if parallel:
         out.evidence.setdefault(pattern, []).extend(parallel)
+    answering = answering_evidence(summary, sight, t)
+    if answering:
+        out.evidence.setdefault("account_sharing", []).extend(answering)
     replay = replay_evidence(summary, sight, records, t)
     if replay:
         out.evidence.setdefault("scripted_playback", []).extend(replay)

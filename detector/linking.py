@@ -213,8 +213,9 @@ def _stretch_overlap(a: list[list[float]], b: list[list[float]]) -> list[tuple[f
 
 
 def _acted_within(summary: SessionSummary, spans: list[tuple[float, float]], bucket_s: float) -> bool:
-    """A person acted in a 5-minute bucket that lies wholly inside the overlap (the last
-    click before someone walked away from a tab does not)."""
+    """A person acted in a 5-minute bucket that lies wholly inside the overlap (the last click
+    before someone walked away from a tab does not; media delivery does not either: a tab
+    left playing fetches its media too)."""
     return any(start <= bucket * bucket_s and (bucket + 1) * bucket_s <= end
                for bucket in summary.link.acted for start, end in spans)
 
@@ -265,6 +266,34 @@ def parallel_evidence(session_id: str, summary: SessionSummary, record: LearnerC
             f"it); flagged from {t.two_places_min_overlap_s / 60:.0f} min", round(total, 1),
             t.two_places_min_overlap_s), 0.7, True)]
     return "", []
+
+
+# -- one person answering for several accounts -------------------------------------------------
+def answering_evidence(summary: SessionSummary, sight: LinkSight, t: Thresholds) -> list[Evidence]:
+    """Challenge answers of different accounts reaching the platform from one network within
+    seconds of each other, again and again: one person working through several accounts'
+    challenges (each account's challenges come on its own jittered schedule, so people
+    studying side by side rarely answer within seconds of each other even once)."""
+    if not summary.link.answers or not summary.link.network:
+        return []
+    hits: dict[str, int] = {}
+    for other in sight.network.values():
+        if other.learner_id == summary.learner_id or other.link.network != summary.link.network:
+            continue
+        close = sum(any(abs(mine - theirs) <= t.answer_queue_s for theirs in other.link.answers)
+                    for mine in summary.link.answers)
+        if close:
+            hits[other.learner_id] = hits.get(other.learner_id, 0) + close
+    together = sum(hits.values())
+    if together < t.answer_queue_min or len(hits) < 1:
+        return []
+    return [Evidence(Reason(
+        "answers_queued_across_accounts",
+        f"{together} of this session's challenge answers reached the platform within {t.answer_queue_s:g} s of "
+        f"answers for {len(hits)} other account(s) on network {summary.link.network}; the service times each "
+        f"account's challenges on its own schedule; flagged from {t.answer_queue_min}",
+        float(together), float(t.answer_queue_min), basis="observed",
+        related=[Related(learner_id=lid, org_id="") for lid in sorted(hits)]), 0.75, True)]
 
 
 # -- replays ----------------------------------------------------------------------------

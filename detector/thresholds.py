@@ -70,7 +70,7 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         "heartbeats more regular than this (sd of the gaps) are noted (weak)")] = 0.05
     # -- what the platform's servers observed (contract v1.1) ----------------------------
     challenge_min_missed: Annotated[int, _doc(
-        "service challenges missed while playback went on that are evidence (one miss never is)")] = 2
+        "service challenges missed while playback went on (and half of them) that are evidence")] = 3
     missed_playing_within_s: Annotated[float, _doc(
         "a miss counts as 'while playing' when playback is credited within this many seconds after expiry")] = 300.0
     chance_min_answers: Annotated[int, _doc(
@@ -91,6 +91,10 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
         "media a player may fetch ahead of playback (seconds)")] = 120.0
     delivery_rate_slack: Annotated[float, _doc(
         "media delivered faster than max_rate × this is evidence")] = 1.25
+    answer_queue_s: Annotated[float, _doc(
+        "challenge answers of two accounts on one network this close in time answer together")] = 10.0
+    answer_queue_min: Annotated[int, _doc(
+        "answers together with other accounts' that make one person answering for several")] = 3
     # -- screen flooding ----------------------------------------------------------------
     template_repeats: Annotated[int, _doc(
         "comments of one template (digits folded) that make templated flooding")] = 5

@@ -93,33 +93,52 @@ def _observed(code: str, message: str, value: float, threshold: float, weight: f
     return Evidence(Reason(code, message, value, threshold, basis="observed"), weight, True)
 
 
+def chance_evidence(n: int, k: int, expected_by_chance: float, t: Thresholds, what: str) -> list[Evidence]:
+    """Accuracy no better than guessing: ``k`` of ``n`` right where guessing expects
+    ``expected_by_chance`` right; flagged when someone who watched (``human_accuracy``) would
+    do this badly with probability < 0.01 and guessing does at least this well with ≥ 0.05.
+
+    >>> [e.reason.code for e in chance_evidence(6, 1, 1.5, Thresholds(), "x")]
+    ['checkpoints_at_chance']
+    >>> chance_evidence(6, 5, 1.5, Thresholds(), "x")
+    []
+    """
+    if n < t.chance_min_answers:
+        return []
+    from scipy.stats import binom
+
+    chance = expected_by_chance / n
+    p_guess = float(binom.sf(k - 1, n, chance))           # P(≥ k right | guessing)
+    p_person = float(binom.cdf(k, n, t.human_accuracy))   # P(≤ k right | someone who watched)
+    if p_person >= 0.01 or p_guess < 0.05:
+        return []
+    return [_observed(
+        "checkpoints_at_chance",
+        f"{k} of {n} {what} about what was just shown answered right; guessing among the choices gets "
+        f"{chance:.0%} (binomial P(≥ {k} by guessing) = {p_guess:.2f}), someone who watched gets about "
+        f"{t.human_accuracy:.0%} (P(≤ {k}) = {p_person:.4f}; flagged under 0.01)",
+        round(k / n, 3), round(chance, 3), 0.8)]
+
+
 def challenge_evidence(state: SessionState, t: Thresholds) -> list[Evidence]:
     found: list[Evidence] = []
     _, _, _, _, missed_at = outcomes(state)
     playing_after = [at for at in missed_at
                      if any(start < at + t.missed_playing_within_s and end > at for start, end in state.credited_wall)]
-    if len(playing_after) >= t.challenge_min_missed:
+    passed, failed, missed, _, _ = outcomes(state)
+    resolved = passed + failed + missed
+    if len(playing_after) >= t.challenge_min_missed and missed * 2 >= resolved:
         found.append(_observed(
             "challenges_missed_while_playing",
-            f"{len(playing_after)} challenges went unanswered while playback went on (expiry by the platform's "
-            f"server clock; playback credited within {t.missed_playing_within_s / 60:.0f} min after); one miss is a "
-            f"person stepping away, flagged from {t.challenge_min_missed}",
-            float(len(playing_after)), float(t.challenge_min_missed), 0.6 if len(playing_after) == 2 else 0.85))
+            f"{len(playing_after)} of {resolved} challenges went unanswered while playback went on (expiry by the "
+            f"platform's server clock; playback credited within {t.missed_playing_within_s / 60:.0f} min after); "
+            f"people step away now and then: flagged from {t.challenge_min_missed} and half of the challenges",
+            float(len(playing_after)), float(t.challenge_min_missed),
+            0.6 if len(playing_after) == t.challenge_min_missed else 0.85))
     graded = [c for c in state.challenges.values() if c.options >= 2 and c.outcome in (PASSED, FAILED)]
-    if len(graded) >= t.chance_min_answers:
-        from scipy.stats import binom
-
-        n, k = len(graded), sum(c.outcome == PASSED for c in graded)
-        chance = sum(1 / c.options for c in graded) / n
-        p_guess = float(binom.sf(k - 1, n, chance))           # P(≥ k right | guessing)
-        p_person = float(binom.cdf(k, n, t.human_accuracy))   # P(≤ k right | someone who watched)
-        if p_person < 0.01 and p_guess >= 0.05:
-            found.append(_observed(
-                "checkpoints_at_chance",
-                f"{k} of {n} checkpoint questions about what was just shown answered right; guessing among the "
-                f"choices gets {chance:.0%} (binomial P(≥ {k} by guessing) = {p_guess:.2f}), someone who watched "
-                f"gets about {t.human_accuracy:.0%} (P(≤ {k}) = {p_person:.4f}; flagged under 0.01)",
-                round(k / n, 3), round(chance, 3), 0.8))
+    at_chance = chance_evidence(len(graded), sum(c.outcome == PASSED for c in graded),
+                                sum(1 / c.options for c in graded), t, "checkpoint questions")
+    found += at_chance
     answered = [c for c in state.challenges.values() if c.answered_at >= 0 and c.outcome in (PASSED, FAILED)
                 and c.options >= 2]
     too_fast = [c for c in answered

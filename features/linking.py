@@ -12,10 +12,11 @@ from functools import lru_cache
 
 import msgspec
 
-from learnguard.features.session import Gesture, SessionState
+from learnguard.features.session import FAILED, PASSED, Gesture, SessionState
 
 PLAYING_JOIN_S = 120.0  # credited playback this close together is one stretch
 MAX_PLAYING = 24        # stretches kept per session
+MAX_ANSWERS = 16        # challenge answer times kept per session
 
 
 class LinkFacts(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -26,6 +27,11 @@ class LinkFacts(msgspec.Struct, array_like=True, omit_defaults=True):
     playing: list[list[float]] = msgspec.field(default_factory=list)
     acted: list[int] = msgspec.field(default_factory=list)
     gestures: list[Gesture] = msgspec.field(default_factory=list)
+    fetched: list[int] = msgspec.field(default_factory=list)   # 5-minute buckets with media delivered (v1.1)
+    answers: list[float] = msgspec.field(default_factory=list)  # when challenge answers reached the platform
+    graded: int = 0      # checkpoint challenges answered in time, ...
+    right: int = 0       # ... how many of them right, ...
+    chance: float = 0.0  # ... and how many guessing would get right on average
 
 
 def network_of(ip: str | None) -> str:
@@ -86,6 +92,10 @@ def playing_stretches(credited_wall: list[list[float]]) -> list[list[float]]:
 
 def link_facts(state: SessionState, ip: str | None) -> LinkFacts:
     """The facts of a finalised session."""
+    answers = sorted(c.answered_at for c in state.challenges.values() if c.answered_at >= 0)[:MAX_ANSWERS]
+    graded = [c for c in state.challenges.values() if c.options >= 2 and c.outcome in (PASSED, FAILED)]
     return LinkFacts(network=network_of(ip), browser=browser_of(state.user_agent),
                      playing=playing_stretches(state.credited_wall), acted=sorted(state.acted),
-                     gestures=list(state.gestures))
+                     gestures=list(state.gestures), fetched=sorted(state.fetched), answers=answers,
+                     graded=len(graded), right=sum(c.outcome == PASSED for c in graded),
+                     chance=round(sum(1 / c.options for c in graded), 4))

@@ -23,6 +23,7 @@ from learnguard.features.timeline import Point
 from learnguard.features.timeline import record as record_point
 
 HEARTBEAT, PAUSE, ENDED = KIND_CODE["video_heartbeat"], KIND_CODE["video_pause"], KIND_CODE["video_ended"]
+MEDIA_FETCH, CHALLENGE_ISSUED = KIND_CODE["media_fetch"], KIND_CODE["challenge_issued"]
 POSITION_SLACK_S = 2.0  # jitter between player clock and wall clock a report may show
 MAX_REMEMBERED = 8      # devices, ips, open check prompts, comment templates kept
 CLICK_WINDOW_S = 1.0    # click storms are counted per second
@@ -144,6 +145,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     server_events: int = 0     # events the platform's servers observed (v1.1)
     last_received: float = -1.0  # latest platform-server time seen in the session
     fetched: list[int] = msgspec.field(default_factory=list)  # 5-minute buckets with media delivered
+    deliveries: list[Point] = msgspec.field(default_factory=list)  # media delivered over time, for the timeline
 
 
 class PlaybackRules(msgspec.Struct, frozen=True):
@@ -180,12 +182,12 @@ def add_events(state: SessionState, events: list[Ev], rules: PlaybackRules) -> N
 def finalized(state: SessionState, rules: PlaybackRules) -> SessionState:
     """A copy with every buffered event folded: what scoring reads (the timeline, which
     scoring never reads, is left out of the copy: it is most of the state's size)."""
-    timeline = state.timeline
-    state.timeline = []
+    timeline, deliveries = state.timeline, state.deliveries
+    state.timeline, state.deliveries = [], []
     try:
         done = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=SessionState)
     finally:
-        state.timeline = timeline
+        state.timeline, state.deliveries = timeline, deliveries
     for ev in done.pending:
         fold(done, ev, rules)
     done.pending = []
@@ -212,9 +214,12 @@ def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
         if ev.video not in state.videos:
             state.videos[ev.video] = Track()
         video_index = list(state.videos).index(ev.video)
-    if not state.timeline:
+    if not state.timeline and not state.deliveries:
         state.timeline_base = ev.ts
-    record_point(state.timeline, ev, video_index, state.timeline_base)
+    if ev.kind == MEDIA_FETCH:  # drawn apart: a player fetches hundreds of segments
+        record_point(state.deliveries, msgspec.structs.replace(ev, pos=ev.pos2), video_index, state.timeline_base)
+    elif ev.kind != CHALLENGE_ISSUED:  # challenges are listed with their outcome
+        record_point(state.timeline, ev, video_index, state.timeline_base)
     if handler is not None:
         handler(state, ev, rules)
 
@@ -455,8 +460,7 @@ def _grade(state: SessionState, challenge: Challenge, ev: Ev) -> None:
         challenge.outcome = PASSED
     else:
         challenge.outcome = FAILED
-    if received >= challenge.at:
-        state.check_latency.update(received - challenge.at)
+    if received >= challenge.at:  # the platform's own checks keep their latency statistics apart
         _note_acted(state, received)
 
 

@@ -157,12 +157,14 @@ def simulate(learners: Annotated[int, typer.Option(help="learners in the cohort"
 @app.command()
 def evaluate(seeds: Annotated[str, typer.Option(help="comma-separated seeds, e.g. 101,102,103")] = "101,102,103",
              learners: Annotated[int, typer.Option(help="learners per simulated cohort")] = 200,
-             out: Annotated[Path, typer.Option(help="JSON report")] = Path("evaluation.json")) -> None:
+             out: Annotated[Path, typer.Option(help="JSON report")] = Path("evaluation.json"),
+             observed: Annotated[bool, typer.Option(
+                 help="also run the cohorts on a v1.1 platform (media delivery, challenges)")] = True) -> None:
     """Run simulated cohorts through the real pipeline and measure detection honestly."""
     from learnguard.evaluate import evaluate as run_evaluation
     from learnguard.evaluate import print_report, write_json
 
-    result = run_evaluation([int(s) for s in seeds.split(",") if s.strip()], learners)
+    result = run_evaluation([int(s) for s in seeds.split(",") if s.strip()], learners, observed=observed)
     print_report(result, console)
     write_json(result, out)
     console.print(f"written to {out}")

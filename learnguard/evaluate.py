@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 
 from learnguard.api.app import create_app
+from learnguard.challenge_walk import walk
 from learnguard.detector.compose import model_confidence
 from learnguard.detector.policy import MISCONDUCT_PATTERNS, PATTERNS, fuse_evidence, rules_from
 from learnguard.features.session import finalized
@@ -30,6 +31,7 @@ from learnguard.server_thread import ServerThread
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.settings import Settings, get_settings
+from learnguard.simulator.careful import CAREFUL_CHEATERS, CAREFUL_HONEST
 from learnguard.simulator.cohort import CHEATERS, HARD_CLASS, HONEST_KINDS, simulate_cohort
 from learnguard.simulator.linked import LINKED_CHEATERS, LINKED_HONEST
 
@@ -37,19 +39,26 @@ MISCONDUCT = MISCONDUCT_PATTERNS
 REVIEW_QUEUE_PATTERN = "coordinated_accounts"
 
 
-def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
-    """One cohort through ingest → workers → score; one row per session with its truth."""
+def run_seed(seed: int, learners: int, base: Settings, observed: bool = False) -> list[dict[str, Any]]:
+    """One cohort through ingest → workers → score; one row per session with its truth.
+
+    ``observed``: the platform is v1.1 — it forwards its media server's log and calls the
+    challenge endpoint during playback, and its learners (and bots) meet the challenges."""
     settings = base.model_copy(update={"key_prefix": f"lgeval-{uuid.uuid4().hex[:8]}",
                                        "data_dir": Path(tempfile.mkdtemp(prefix="lg-eval-")),
                                        "rate_limits": {}})  # a private service: measure, don't throttle
     store = Store.open(settings)
-    cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"eval-{seed}")
+    cohort = simulate_cohort(learners=learners, seed=seed, course_id=f"eval-{seed}", observed=observed)
     key, _ = store.apikeys.create("admin", None, "evaluation")
     server = ServerThread(create_app(settings, store=store, workers=1)).start()
     try:
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
             replay(client, cohort)
             scores = score_all(client, list(cohort.truth.sessions))
+            challenged: dict[str, int] = {}
+            if observed:
+                challenged = walk(client, cohort)
+                scores = score_all(client, list(cohort.truth.sessions))
         rules = rules_from(settings)
         playback = rules.playback(rules.course(store.courses.get(cohort.course_id)))
         rows = []
@@ -62,7 +71,8 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
             rows.append({
                 "seed": seed, "session_id": score["session_id"], "learner_id": score["learner_id"],
                 "archetype": archetype, "honest": archetype in HONEST_KINDS,
-                "hard": archetype in HARD_CLASS or archetype in LINKED_CHEATERS or archetype in LINKED_HONEST,
+                "hard": archetype in HARD_CLASS or archetype in LINKED_CHEATERS or archetype in LINKED_HONEST
+                or archetype in CAREFUL_CHEATERS or archetype in CAREFUL_HONEST,
                 "linked": archetype in LINKED_CHEATERS or archetype in LINKED_HONEST,
                 "farm": bool(cohort.truth.learners[score["learner_id"]].get("farm")),
                 "review_queue": any(f["pattern"] == REVIEW_QUEUE_PATTERN or f["pattern"] in MISCONDUCT
@@ -75,6 +85,8 @@ def run_seed(seed: int, learners: int, base: Settings) -> list[dict[str, Any]]:
                 "effective_s": score["effective_seconds"], "claimed_s": score["claimed_seconds"],
                 "true_watched_s": truth["true_watched_seconds"], "first_ts": state.first_ts,
                 "features": session_features(state),
+                "challenges": challenged.get(score["session_id"], 0),
+                "verification": score.get("verification"),
             })
         return rows
     finally:
@@ -308,10 +320,56 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate(seeds: list[int], learners: int, settings: Settings | None = None) -> dict[str, Any]:
+def friction(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What honest learners pay for verification: challenges per hour of claimed playback."""
+    honest = [r for r in rows if r["honest"]]
+    hours = sum(r["claimed_s"] for r in honest) / 3600
+    issued = sum(r["challenges"] for r in honest)
+    return {"honest_challenges": issued, "honest_playback_h": round(hours, 1),
+            "per_session_hour": round(issued / hours, 3) if hours else None}
+
+
+def by_class(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per archetype: sessions, how many carry a pattern, how many of those were caught, and
+    how many were flagged for misconduct (for honest ones, every such flag is false)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = out.setdefault(r["archetype"], {"honest": r["honest"], "sessions": 0, "with_pattern": 0,
+                                                "caught": 0, "misconduct_flagged": 0})
+        entry["sessions"] += 1
+        entry["misconduct_flagged"] += int(r["misconduct_flagged"])
+        if r["truth"]:
+            entry["with_pattern"] += 1
+            entry["caught"] += int(bool(set(r["truth"]) & set(r["flagged"])))
+    return dict(sorted(out.items()))
+
+
+def careful_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 10's targets: scripted recall over the careful bots, honest false positives."""
+    bots = [r for r in rows if r["archetype"] in CAREFUL_CHEATERS and r["truth"]]
+    honest = [r for r in rows if r["honest"]]
+    y = [int(bool(set(r["truth"]) & MISCONDUCT)) for r in rows if r["honest"] or set(r["truth"]) & MISCONDUCT]
+    risk = [r["risk"] for r in rows if r["honest"] or set(r["truth"]) & MISCONDUCT]
+    return {"careful_bot_sessions": len(bots),
+            "careful_bot_recall": round(sum("scripted_playback" in r["flagged"] for r in bots) / max(len(bots), 1), 4),
+            "honest_sessions": len(honest),
+            "honest_misconduct_rate": round(sum(r["misconduct_flagged"] for r in honest) / max(len(honest), 1), 5),
+            "risk_roc_auc_all": auc_pair(y, risk)["roc_auc"]}
+
+
+def evaluate(seeds: list[int], learners: int, settings: Settings | None = None, observed: bool = True
+             ) -> dict[str, Any]:
+    """The claims-only evaluation (a v1 platform) and, with ``observed``, the same cohorts on a
+    v1.1 platform that forwards media delivery and shows the service's challenges."""
     base = settings or get_settings()
     rows = [row for seed in seeds for row in run_seed(seed, learners, base)]
-    return {"seeds": seeds, "learners_per_seed": learners, **summarise(rows)}
+    result = {"seeds": seeds, "learners_per_seed": learners, **summarise(rows),
+              "claims_only": {**careful_summary(rows), "by_class": by_class(rows)}}
+    if observed:
+        seen = [row for seed in seeds for row in run_seed(seed, learners, base, observed=True)]
+        result["observed"] = {**careful_summary(seen), "friction": friction(seen), "by_class": by_class(seen),
+                              "patterns": pattern_metrics(seen), "linked": linked_metrics(seen, 0.0)}
+    return result
 
 
 def print_report(result: dict[str, Any], console: Any) -> None:
@@ -360,6 +418,17 @@ def print_report(result: dict[str, Any], console: Any) -> None:
                       + (entry.get("note") or f"semi-supervised model flags {entry['model_flags']} sessions, precision "
                          f"{entry['precision_of_model_flags']}, recall {entry['recall_of_model_flags']}, ROC-AUC "
                          f"{entry['model_roc_auc']}; fused precision at review {entry['fused_precision_at_review']}"))
+    _print_linked(result, console)
+    _print_observed(result, console)
+    base = Table("detector (same session features)", "ROC-AUC", "PR-AUC", title="ours vs generic anomaly detectors")
+    for name, value in result["baselines"].items():
+        base.add_row(name, str(value["roc_auc"]), str(value["pr_auc"]))
+    console.print(base)
+
+
+def _print_linked(result: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
     linked = result["linked"]
     table = Table("class (spans accounts)", "sessions", "caught / flagged", "rate",
                   title="linked adversaries (recall of their pattern) and hard honest classes (misconduct flags)")
@@ -372,10 +441,33 @@ def print_report(result: dict[str, Any], console: Any) -> None:
         farm = linked["farm_accounts"]
         console.print(f"farm accounts in the review queue: {farm['in_review_queue']} of {farm['accounts']} "
                       f"({farm['share']:.1%})")
-    base = Table("detector (same session features)", "ROC-AUC", "PR-AUC", title="ours vs generic anomaly detectors")
-    for name, value in result["baselines"].items():
-        base.add_row(name, str(value["roc_auc"]), str(value["pr_auc"]))
-    console.print(base)
+
+
+def _print_observed(result: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    if "observed" in result:
+        seen, claims = result["observed"], result["claims_only"]
+        both = Table("archetype", "sessions", "v1 claims: caught / flagged", "v1.1 observed: caught / flagged",
+                     title="each class on a claims-only platform (v1) and one that sends observed evidence (v1.1)")
+        for name, entry in seen["by_class"].items():
+            before = claims["by_class"].get(name, {})
+
+            def cell(e: dict) -> str:
+                if not e:
+                    return "-"
+                if e["honest"]:
+                    return f"{e['misconduct_flagged']} of {e['sessions']} accused"
+                return f"{e['caught']} of {e['with_pattern']} caught"
+            both.add_row(name, str(entry["sessions"]), cell(before), cell(entry))
+        console.print(both)
+        for label, block in (("v1 claims only", claims), ("v1.1 observed", seen)):
+            console.print(f"{label}: careful bots' scripted recall {block['careful_bot_recall']:.3f} of "
+                          f"{block['careful_bot_sessions']} sessions; honest misconduct-flag rate "
+                          f"{block['honest_misconduct_rate']:.3%} of {block['honest_sessions']}; risk ROC-AUC "
+                          f"{block['risk_roc_auc_all']}")
+        console.print(f"friction: {seen['friction']['per_session_hour']} challenges per hour of honest playback "
+                      f"({seen['friction']['honest_challenges']} over {seen['friction']['honest_playback_h']} h)")
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:

@@ -98,7 +98,7 @@ def bot_session(w: SessionWriter, videos: list[tuple[str, float]], progress: dic
         next_check = at + rng.uniform(600, 1200)
         while position < duration and at < until:
             step_end = min(duration, position + 30 * rate)
-            w.watch(video_id, position, step_end)
+            w.watch(video_id, position, step_end, at, rate)
             at += (step_end - position) / rate
             position = step_end
             if position >= duration:

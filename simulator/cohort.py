@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from learnguard.simulator.careful import CAREFUL_CHEATERS, CAREFUL_HONEST, add_careful_groups
 from learnguard.simulator.cheaters import flooding_session, forged_heartbeats, inpage_bot, mimic_bot
 from learnguard.simulator.emit import Identity, SessionWriter
 from learnguard.simulator.honest import Habits, honest_session
@@ -28,6 +29,7 @@ from learnguard.simulator.linked import (
     Place,
     add_linked_groups,
 )
+from learnguard.simulator.observed import policy_of
 
 CHINA = timezone(timedelta(hours=8))
 OPENS = datetime(2026, 3, 1, tzinfo=CHINA)
@@ -51,9 +53,9 @@ PATTERN_OF = {
     "crammer": "last_minute_cramming", "account_sharer": "account_sharing", "mimic_bot": "scripted_playback",
 }
 HARD_CLASS = {"mimic_bot"}  # reported separately by the evaluation
-HONEST_KINDS = frozenset(HONEST) | frozenset(LINKED_HONEST)
-"""Every honest archetype, the linked hard honest ones included."""
-CHEATER_KINDS = frozenset(CHEATERS) | frozenset(LINKED_CHEATERS)
+HONEST_KINDS = frozenset(HONEST) | frozenset(LINKED_HONEST) | frozenset(CAREFUL_HONEST)
+"""Every honest archetype, the linked and messy hard honest ones included."""
+CHEATER_KINDS = frozenset(CHEATERS) | frozenset(LINKED_CHEATERS) | frozenset(CAREFUL_CHEATERS)
 ORGS = ["zhejiang/hdu/computing", "zhejiang/hdu/economics", "zhejiang/hdu/party-office",
         "zhejiang/zju/medicine", "zhejiang/zju/law"]
 
@@ -78,7 +80,20 @@ def make_course(rng: random.Random, course_id: str) -> dict[str, Any]:
               for i in range(14)]
     return {"title": "2026 spring governance class", "org_id": "zhejiang",
             "opens_at": OPENS.isoformat(), "deadline": DEADLINE.isoformat(),
-            "required_hours": 8, "max_rate": 2.0, "videos": videos}
+            "required_hours": 8, "max_rate": 2.0, "videos": videos, "checkpoints": _checkpoints(course_id, videos)}
+
+
+def _checkpoints(course_id: str, videos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A question about what was just shown every ~4 minutes of each video (contract v1.1 §10),
+    from their own random stream so that the cohort's behaviour does not change."""
+    rng = random.Random(f"checkpoints|{course_id}")
+    out = []
+    for video in videos:
+        for n, at in enumerate(range(240, int(video["duration"]) - 30, 240)):
+            out.append({"item_id": f"{video['video_id']}-k{n}", "video_id": video["video_id"],
+                        "after_position": float(at), "prompt": f"刚才这一段中，讲者把哪一项列为第{n % 3 + 1}个要点？",
+                        "choices": ["依法行政", "从严治党", "改革创新", "服务群众"], "answer": rng.randrange(4)})
+    return out
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -148,7 +163,10 @@ def _p_correct(item: str, ability: float, difficulty: dict[str, float]) -> float
     return 1 / (1 + math.exp(-(ability - difficulty[item])))
 
 
-def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-2026s") -> Cohort:
+def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-2026s", observed: bool = False
+                    ) -> Cohort:
+    """``observed``: the platform is v1.1 and forwards its media server's log; the cohort's
+    behaviour is the same either way (delivery has its own random streams)."""
     rng = random.Random(seed)
     course = make_course(rng, course_id)
     videos = [(v["video_id"], v["duration"]) for v in course["videos"]]
@@ -191,7 +209,7 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
                 start = _at(7 + index * 2, 9 + shift + 1.6 * turn)  # accounts in turn, same day
                 minutes = 80
             writer = SessionWriter(who=_where(who, archetype, number, org_index, seed, start), session_id=session_id,
-                                   rng=rng,
+                                   rng=rng, observed=observed,
                                    repeat_share=0.02 if archetype == "flaky_network" else 0.0,
                                    delay_s=(0.1, 25.0) if archetype == "flaky_network" else (0.05, 0.4))
             patterns: list[str] = []
@@ -227,12 +245,14 @@ def simulate_cohort(learners: int = 60, seed: int = 1, course_id: str = "gov-202
                     patterns = [pattern]
             truth.sessions[session_id] = {"learner_id": learner_id, "archetype": archetype,
                                           "patterns": patterns,
-                                          "true_watched_seconds": round(writer.true_watched_seconds(), 1)}
+                                          "true_watched_seconds": round(writer.true_watched_seconds(), 1),
+                                          "policy": policy_of(archetype)}
             events.extend(writer.events)
     if learners >= 200:  # groups that span accounts: one of each kind per 200 learners
         place = Place(seed=seed, course_id=course_id, orgs=ORGS, opens=OPENS.timestamp(), videos=videos,
                       answer_correct=functools.partial(_p_correct, difficulty=difficulty))
-        add_linked_groups(rng, place, truth, events, learners // 200)
+        add_linked_groups(rng, place, truth, events, learners // 200, observed)
+        add_careful_groups(rng, place, truth, events, learners // 200, observed)
     events.sort(key=lambda e: e["received_at"])
     return Cohort(course_id=course_id, course=course, events=events, truth=truth)
 

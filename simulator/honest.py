@@ -53,7 +53,7 @@ def watch_video(w: SessionWriter, habits: Habits, video_id: str, duration: float
         if seek is not None:
             step_end = seek[0]
         played = step_end - position
-        w.watch(video_id, position, step_end)
+        w.watch(video_id, position, step_end, at, habits.rate)
         at += played / habits.rate
         position = step_end
         if seek is not None:  # skip ahead or go back to re-watch, as real audiences do

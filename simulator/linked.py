@@ -26,6 +26,7 @@ from typing import Any
 from learnguard.simulator.cheaters import mimic_bot
 from learnguard.simulator.emit import Identity, SessionWriter
 from learnguard.simulator.honest import Habits, honest_session
+from learnguard.simulator.observed import policy_of
 
 DAY = 86400.0
 
@@ -75,7 +76,12 @@ class Place:
 class LinkedWriter:
     """Adds linked groups' learners, sessions and events to a cohort under construction."""
 
-    def __init__(self, rng: random.Random, place: Place, truth: Any, events: list[dict[str, Any]]) -> None:
+    patterns: dict[str, str] = LINKED_CHEATERS
+    id_letter = "K"
+
+    def __init__(self, rng: random.Random, place: Place, truth: Any, events: list[dict[str, Any]],
+                 observed: bool = False) -> None:
+        self.observed = observed
         self.rng = rng
         self.place = place
         self.truth = truth
@@ -83,24 +89,28 @@ class LinkedWriter:
         self.count = 0
 
     # -- bookkeeping --------------------------------------------------------------------
+    def writer(self, who: Identity, session_id: str, rng: random.Random) -> SessionWriter:
+        return SessionWriter(who=who, session_id=session_id, rng=rng, observed=self.observed)
+
     def learner(self, archetype: str, extra: dict[str, Any] | None = None) -> tuple[str, str, float]:
         """A new learner of ``archetype``: (learner id, org, ability)."""
-        learner_id = f"K{self.place.seed:03d}-{self.count:04d}"
+        learner_id = f"{self.id_letter}{self.place.seed:03d}-{self.count:04d}"
         self.count += 1
         org_id = self.rng.choice(self.place.orgs)
         ability = self.rng.gauss(0.6, 1.0)
-        pattern = LINKED_CHEATERS.get(archetype)
+        pattern = self.patterns.get(archetype)
         self.truth.learners[learner_id] = {"archetype": archetype, "org_id": org_id, "ability": round(ability, 3),
                                            "patterns": [pattern] if pattern else [], **(extra or {})}
         return learner_id, org_id, ability
 
     def keep(self, writer: SessionWriter, archetype: str, cheating: bool) -> None:
-        pattern = LINKED_CHEATERS.get(archetype)
+        pattern = self.patterns.get(archetype)
         played = writer.true_watched_seconds() > 0
         self.truth.sessions[writer.session_id] = {
             "learner_id": writer.who.learner_id, "archetype": archetype,
             "patterns": [pattern] if cheating and pattern and played else [],
-            "true_watched_seconds": round(writer.true_watched_seconds(), 1)}
+            "true_watched_seconds": round(writer.true_watched_seconds(), 1),
+            "policy": policy_of(archetype)}
         self.events.extend(writer.events)
 
     def at(self, day: float, hour: float) -> float:
@@ -125,7 +135,7 @@ class LinkedWriter:
         for day in sorted(rng.sample(range(26), 6)):
             at = self.at(day, rng.uniform(8, 10))
             for index, (who, ability, progress) in enumerate(members):
-                writer = SessionWriter(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
                 end = honest_session(writer, habits, self.place.videos, progress, at, rng.uniform(50, 80),
                                      self.correct(ability))
                 self.keep(writer, archetype, cheating=True)
@@ -147,7 +157,7 @@ class LinkedWriter:
             todo = [v for v in videos if progress.get(v[0], 0.0) < v[1]]
             tabs = min(rng.randint(3, 4), len(todo))
             for tab in range(tabs):
-                writer = SessionWriter(who=who, session_id=f"{learner_id}-s{sitting}t{tab}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{learner_id}-s{sitting}t{tab}", rng=rng)
                 mimic_bot(writer, todo[tab::tabs], progress, start + rng.uniform(1, 20), 60.0, 1.0,
                           trusted_input=True)
                 self.keep(writer, "parallel_tabs", cheating=tabs >= 2)
@@ -163,7 +173,7 @@ class LinkedWriter:
         progress: dict[str, float] = {}
         recorded: list[SessionWriter] = []
         for index, day in enumerate(sorted(rng.sample(range(14), 5))):
-            writer = SessionWriter(who=source, session_id=f"{source_id}-s{index:02d}", rng=rng)
+            writer = self.writer(who=source, session_id=f"{source_id}-s{index:02d}", rng=rng)
             honest_session(writer, Habits(), self.place.videos, progress, self.at(day, rng.uniform(8, 21)),
                            rng.uniform(40, 90), self.correct(ability))
             self.keep(writer, "replay_source", cheating=False)
@@ -175,7 +185,7 @@ class LinkedWriter:
                            rng.choice(PC_AGENTS))
             shift = rng.uniform(1, 12) * DAY + rng.uniform(-3, 3) * 3600
             for index, original in enumerate(recorded):
-                writer = SessionWriter(who=who, session_id=f"{learner_id}-s{index:02d}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{learner_id}-s{index:02d}", rng=rng)
                 _replay_into(writer, original, shift, rng)
                 self.keep(writer, "replayed_session", cheating=True)
 
@@ -195,7 +205,7 @@ class LinkedWriter:
         for day in sorted(rng.sample(range(26), 6)):
             start = self.at(day, hour)
             for who, progress in members:
-                writer = SessionWriter(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
                 mimic_bot(writer, self.place.videos, progress, start + rng.uniform(0, 90), 150.0, 1.0,
                           trusted_input=True)
                 self.keep(writer, archetype, cheating=True)
@@ -213,7 +223,7 @@ class LinkedWriter:
         who, ability = self._solo(archetype, rng.choice(PC_AGENTS))
         progress: dict[str, float] = {}
         for index, day in enumerate(sorted(rng.sample(range(29), sittings))):
-            writer = SessionWriter(who=who, session_id=f"{who.learner_id}-s{index:02d}", rng=rng)
+            writer = self.writer(who=who, session_id=f"{who.learner_id}-s{index:02d}", rng=rng)
             honest_session(writer, habits, self.place.videos, progress, self.at(day, rng.uniform(8, 21.5)),
                            rng.uniform(30, 90), self.correct(ability))
             self.keep(writer, archetype, cheating=False)
@@ -228,7 +238,7 @@ class LinkedWriter:
         progress: dict[str, float] = {}
         for index, day in enumerate(sorted(rng.sample(range(29), 8))):
             start = self.at(day, rng.uniform(8, 21))
-            writer = SessionWriter(who=pc, session_id=f"{pc.learner_id}-s{index:02d}", rng=rng)
+            writer = self.writer(who=pc, session_id=f"{pc.learner_id}-s{index:02d}", rng=rng)
             end = honest_session(writer, Habits(), self.place.videos, progress, start, rng.uniform(30, 60),
                                  self.correct(ability))
             if rng.random() < 0.6:  # the PC tab keeps playing on its own while the phone goes on
@@ -237,7 +247,7 @@ class LinkedWriter:
                     left_playing = todo[0]
                     writer.events = [e for e in writer.events if e["type"] != "session_end"]
                     _leave_playing(writer, left_playing, progress.get(left_playing[0], 0.0), end + 5, rng)
-                    phone_writer = SessionWriter(who=phone, session_id=f"{pc.learner_id}-s{index:02d}m", rng=rng)
+                    phone_writer = self.writer(who=phone, session_id=f"{pc.learner_id}-s{index:02d}m", rng=rng)
                     honest_session(phone_writer, Habits(clicks=False), self.place.videos[1:], progress,
                                    end + rng.uniform(60, 300), rng.uniform(20, 40), self.correct(ability))
                     self.keep(phone_writer, "pc_and_phone", cheating=False)
@@ -259,14 +269,14 @@ class LinkedWriter:
                 at = self.at(day, rng.uniform(12, 13))
                 for who, ability, progress in rng.sample(people, len(people)):
                     shared = Identity(who.learner_id, who.org_id, who.course_id, "studyroom-pc-1", room_ip, agent)
-                    writer = SessionWriter(who=shared, session_id=f"{who.learner_id}-r{day:02d}", rng=rng)
+                    writer = self.writer(who=shared, session_id=f"{who.learner_id}-r{day:02d}", rng=rng)
                     at = honest_session(writer, Habits(), self.place.videos, progress, at, rng.uniform(25, 45),
                                         self.correct(ability)) + rng.uniform(30, 600)
                     self.keep(writer, "study_room", cheating=False)
             else:
                 for who, ability, progress in people:
                     if rng.random() < 0.2:
-                        writer = SessionWriter(who=who, session_id=f"{who.learner_id}-o{day:02d}", rng=rng)
+                        writer = self.writer(who=who, session_id=f"{who.learner_id}-o{day:02d}", rng=rng)
                         honest_session(writer, Habits(), self.place.videos, progress,
                                        self.at(day, rng.uniform(8, 21.5)), rng.uniform(30, 90),
                                        self.correct(ability))
@@ -292,7 +302,7 @@ class LinkedWriter:
                     start = self.at(day, rng.uniform(8, 21.5))
                 else:
                     continue
-                writer = SessionWriter(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{who.learner_id}-d{day:02d}", rng=rng)
                 honest_session(writer, Habits(), self.place.videos, progress, start, rng.uniform(45, 90),
                                self.correct(ability))
                 self.keep(writer, "group_study", cheating=False)
@@ -308,7 +318,7 @@ class LinkedWriter:
             for index, day in enumerate(sorted(rng.sample(range(29), 9))):
                 who = Identity(learner_id, org_id, self.place.course_id, f"phone-{learner_id}",
                                f"{pool}.{rng.randint(2, 250)}", agent)
-                writer = SessionWriter(who=who, session_id=f"{learner_id}-s{index:02d}", rng=rng)
+                writer = self.writer(who=who, session_id=f"{learner_id}-s{index:02d}", rng=rng)
                 hour = rng.choice([rng.uniform(7, 9), rng.uniform(12, 13.5), rng.uniform(20.5, 23)])
                 honest_session(writer, Habits(clicks=False), self.place.videos, progress, self.at(day, hour),
                                rng.uniform(20, 50), self.correct(ability))
@@ -319,6 +329,8 @@ def _replay_into(writer: SessionWriter, original: SessionWriter, shift_s: float,
     """Copy ``original``'s events into ``writer``'s account, ``shift_s`` later, each event
     jittered by up to a second and positions by a fraction of one."""
     for event in original.events:
+        if event["type"] == "media_fetch":
+            continue  # a replay fabricates claims: the media server delivers nothing to this account
         at = event["ts"] / 1000 + shift_s + rng.uniform(-1.0, 1.0)
         fields = {k: v for k, v in event.items() if k not in (
             "event_id", "ts", "type", "learner_id", "org_id", "course_id", "session_id", "device_id", "ip",
@@ -340,7 +352,7 @@ def _leave_playing(writer: SessionWriter, video: tuple[str, float], position: fl
     writer.emit("video_play", at, video_id=video_id, position=round(position, 2), duration=duration, rate=1.0)
     while position < duration:
         step = min(duration, position + 30.0)
-        writer.watch(video_id, position, step)
+        writer.watch(video_id, position, step, at, 1.0)
         at += step - position
         position = step
         kind = "video_ended" if position >= duration else "video_heartbeat"
@@ -349,9 +361,9 @@ def _leave_playing(writer: SessionWriter, video: tuple[str, float], position: fl
 
 
 def add_linked_groups(rng: random.Random, place: Place, truth: Any, events: list[dict[str, Any]],
-                      groups: int) -> None:
+                      groups: int, observed: bool = False) -> None:
     """``groups`` of each linked cheating and hard honest kind."""
-    out = LinkedWriter(rng, place, truth, events)
+    out = LinkedWriter(rng, place, truth, events, observed)
     for _ in range(groups):
         out.proxy_ring(5, (0.02, 0.3), "proxy_ring")
         out.proxy_ring(5, (2.0, 5.0), "proxy_ring_gaps")

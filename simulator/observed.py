@@ -71,3 +71,21 @@ def fetches(rng: random.Random, video_id: str, start: float, end: float, at: flo
         when = at + max(0.0, seg_start - start - BUFFER_AHEAD_S) / pace
         out.append((when, when + rng.uniform(5, 90), seg_start, seg_start + SEGMENT_S))
     return out
+
+
+POLICY_OF = {
+    "background_listener": DISTRACTED, "pc_and_phone": DISTRACTED, "cooking": DISTRACTED,
+    "forged_random": NO_PAGE, "forged_fixed": NO_PAGE, "instant_pass": NO_PAGE, "credit_burst": NO_PAGE,
+    "parallel_videos": NO_PAGE, "clock_ahead": NO_PAGE, "replayed_session": NO_PAGE, "jitter_forger": NO_PAGE,
+    "inpage_bot": BOT_MACHINE, "android_a11y": BOT_MACHINE,
+    "mimic_bot": BOT_HUMANLIKE, "parallel_tabs": BOT_HUMANLIKE, "farm_nat": BOT_HUMANLIKE,
+    "farm_proxies": BOT_HUMANLIKE, "cdp_player": BOT_HUMANLIKE, "userscript_maxrate": BOT_HUMANLIKE,
+    "handoff_script": BOT_HUMANLIKE, "spread_bot": BOT_HUMANLIKE, "fast_reporter": BOT_HUMANLIKE,
+    "muted_background": AWAY,
+}
+POLICIES = {policy.name: policy for policy in (PERSON, DISTRACTED, BOT_MACHINE, BOT_HUMANLIKE, NO_PAGE, AWAY)}
+
+
+def policy_of(archetype: str) -> str:
+    """The name of the policy a learner of ``archetype`` meets challenges with."""
+    return POLICY_OF.get(archetype, PERSON).name

@@ -14,6 +14,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_evaluation_reports_patterns_false_positives_and_baselines(tmp_path) -> None:
     result = evaluate([301], learners=40, settings=Settings(data_dir=tmp_path / "data"))
+    seen = result["observed"]
+    assert seen["friction"]["honest_challenges"] > 0 and seen["friction"]["per_session_hour"] <= 3
+    assert seen["honest_misconduct_rate"] <= 0.01 and "regular" in seen["by_class"]
     assert set(result["patterns"]) == {"scripted_playback", "screen_flooding", "last_minute_cramming",
                                        "account_sharing"}
     assert result["honest_false_positive_rate"]["per_session"] <= 0.005

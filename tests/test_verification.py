@@ -112,6 +112,7 @@ def _walk(http, session: str, minutes: int, answer) -> list[dict]:
 def test_the_service_issues_checkpoints_grades_them_and_reports_verification(service) -> None:
     _session_with_course(service, "person")
     with service.client() as http:
+        assert http.post("/v1/events", json=_fetches("person", 61)).json()["accepted"] == 366
         assert http.post("/v1/sessions/person/challenge", json={"at": _at(60)}).status_code == 204  # too early
         shown = _walk(http, "person", 60, lambda c, at: (6.0, COURSE_ANSWERS.get(c["item_id"], 0)))
         score = http.post("/v1/sessions/person/score").json()
@@ -120,7 +121,14 @@ def test_the_service_issues_checkpoints_grades_them_and_reports_verification(ser
     assert "answer" not in shown[0]
     v = score["verification"]
     assert v["observed"] and v["challenges"] == len(shown) and v["passed"] == len(shown) and v["missed"] == 0
-    assert score["level"] == "normal"
+    assert v["media_covered_seconds"] == pytest.approx(3660)
+    assert score["level"] == "normal" and score["effective_seconds"] == pytest.approx(3601, abs=2)
+    with service.client("supervisor") as office:
+        timeline = office.get("/v1/sessions/person/timeline").json()
+    assert [c["outcome"] for c in timeline["challenges"]] == ["passed"] * len(shown)
+    assert all(c["latency_s"] == pytest.approx(6.0) for c in timeline["challenges"])
+    assert timeline["delivered"] and max(p["position"] for p in timeline["delivered"]) > 3500  # the last 90 s wait
+    assert not any(p["type"] == "media_fetch" for p in timeline["points"])
 
 
 

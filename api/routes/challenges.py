@@ -13,14 +13,27 @@ from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.routes.sessions import wait_until_applied
 from learnguard.api.schemas import ChallengePublic, ChallengeRequest, documented
 from learnguard.detector.challenges import ESCALATE_FROM_RISK, challenge_due, issue, went_wrong
+from learnguard.detector.records import SessionRecord
 from learnguard.errors import BadRequest
 from learnguard.features.events import ChallengeIssued, epoch_seconds
 from learnguard.service import metrics
 from learnguard.service.keys import shard_of
+from learnguard.service.store import Store
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
 _decode_request = msgspec.json.Decoder(ChallengeRequest).decode
 DAY_S = 86400.0
+
+
+async def known_session(store: Store, session_id: str, wait_s: float) -> SessionRecord:
+    """The session's record as applied so far (the schedule needs its start, org and course,
+    not its latest event), waiting only for a session whose first events are not applied yet."""
+    counts = store.streams.accepted_counts(session_id)
+    if len(counts) == 1:
+        record = store.sessions.load_record(next(iter(counts)), session_id)
+        if record is not None:
+            return record
+    return await wait_until_applied(store, session_id, wait_s)
 
 
 @router.post("/sessions/{session_id}/challenge", summary="A challenge for the session, when one is due",
@@ -37,14 +50,14 @@ async def challenge(session_id: str, request: Request, caller: CallerDep, store:
         raise BadRequest(f"body: {exc}") from exc
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise unreadable(exc) or BadRequest("body cannot be read") from exc
-    record = await wait_until_applied(store, session_id, settings.score_wait_s)
+    record = await known_session(store, session_id, settings.score_wait_s)
     state = record.state
     caller.require_org(state.org_id, f"session {session_id}")
     at = epoch_seconds(ask.at) if ask.at is not None else time.time()
     if at < state.first_ts - DAY_S or at > state.last_ts + DAY_S:
         raise BadRequest(f"at: more than a day from the session's events ({state.first_ts:.0f}–{state.last_ts:.0f} "
                          "epoch seconds); pass the platform server's time of the call")
-    if state.counts.get("session_end", 0) or (record.score is not None and record.score.ended):
+    if state.counts.get("session_end", 0) and at >= state.last_ts:  # ended by then (event time: replays agree)
         return Response(status_code=204)
     shard = shard_of(state.learner_id, store.shards)
     issued, answers = store.challenges.of(shard, session_id)

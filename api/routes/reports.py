@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
+    ChallengeOutcome,
     FlaggedLearner,
     FlaggedPage,
     TimelinePoint,
@@ -29,6 +30,7 @@ from learnguard.api.timefmt import rfc3339
 from learnguard.detector.policy import NON_MISCONDUCT_CAP
 from learnguard.detector.ranking import UnitTally, rank_units
 from learnguard.errors import BadRequest, NotFound
+from learnguard.features.session import FAILED, LATE, PASSED, SessionState
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.readside import reviewed_score
 from learnguard.service.reports import LearnerCourseReport, ReportFlag, learner_course_reports
@@ -180,7 +182,27 @@ def timeline(session_id: str, caller: CallerDep, store: StoreDep, rules: RulesDe
     points = [TimelinePoint(at=rfc3339(point["ts"]), type=point["type"], video_id=point["video_id"],
                             position=point["position"], extra=point["extra"])
               for point in timeline_public(state.timeline, list(state.videos), state.timeline_base)]
+    delivered = [TimelinePoint(at=rfc3339(point["ts"]), type=point["type"], video_id=point["video_id"],
+                               position=point["position"], extra=None)
+                 for point in timeline_public(state.deliveries, list(state.videos), state.timeline_base)]
     return Response(msgspec.json.encode(TimelinePublic(
         session_id=session_id, learner_id=state.learner_id, course_id=state.course_id, org_id=state.org_id,
         risk=score.risk, level=score.level, flags=flags, claimed_seconds=score.claimed_seconds,
-        effective_seconds=score.effective_seconds, points=points)), media_type="application/json")
+        effective_seconds=score.effective_seconds, points=points, delivered=delivered,
+        challenges=challenge_outcomes(state))), media_type="application/json")
+
+
+def challenge_outcomes(state: SessionState) -> list[ChallengeOutcome]:
+    """Each service challenge with its outcome and latency, oldest first."""
+    out = []
+    for challenge_id, c in sorted(state.challenges.items(), key=lambda item: item[1].at):
+        if c.outcome in (PASSED, FAILED):
+            outcome = "passed" if c.outcome == PASSED else "failed"
+        elif c.outcome == LATE or state.counts.get("session_end", 0) or state.last_received > c.expires_at:
+            outcome = "missed"
+        else:
+            outcome = "pending"
+        latency = round(c.answered_at - c.at, 2) if c.answered_at >= 0 else None
+        out.append(ChallengeOutcome(challenge_id=challenge_id, at=rfc3339(c.at), outcome=outcome,  # type: ignore[arg-type]
+                                    latency_s=latency))
+    return out

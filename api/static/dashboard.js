@@ -2,7 +2,8 @@
 const LABELS = {
   zh: { title: "学习诚信督查", key: "访问密钥", login: "登录", flagged: "疑似违规学员", pattern: "类型", status: "状态",
         minRisk: "最低风险", course: "课程", apply: "筛选", learner: "学员", org: "单位", risk: "风险",
-        evidence: "证据", timeline: "播放时间线（媒体位置 / 时间）", ranking: "单位排名（红榜 / 黑榜）",
+        evidence: "证据", timeline: "播放时间线（媒体位置 / 时间）", delivered: "服务器已送达", challenge: "抽查",
+        passed: "通过", failed: "答错", missed: "未答", pending: "待答", ranking: "单位排名（红榜 / 黑榜）",
         learners: "学员", hours: "人均有效学时", completion: "完成率", flaggedRate: "违规率", confirmedRate: "确认率",
         list: "榜单", trend: "每日违规会话占比", confirm: "确认违规", dismiss: "排除", note: "备注",
         honour: "红榜", warning: "黑榜", session: "会话", reviewed: "已审核", position: "媒体位置（秒）", time: "时间",
@@ -10,6 +11,8 @@ const LABELS = {
   en: { title: "Learning integrity", key: "Access key", login: "Log in", flagged: "Flagged learners", pattern: "Pattern",
         status: "Status", minRisk: "Min. risk", course: "Course", apply: "Apply", learner: "Learner", org: "Unit",
         risk: "Risk", evidence: "Evidence", timeline: "Playback timeline (media position / time)",
+        delivered: "delivered by the server", challenge: "challenge", passed: "passed", failed: "failed",
+        missed: "missed", pending: "pending",
         ranking: "Ranking of units (honour / warning)", learners: "Learners", hours: "Effective h / learner",
         completion: "Completion", flaggedRate: "Flagged", confirmedRate: "Confirmed", list: "List",
         trend: "Flagged share of sessions per day", confirm: "Confirm", dismiss: "Dismiss", note: "Note",
@@ -105,6 +108,18 @@ async function drawTimeline(sessionId) {
     const pts = data.points.filter((p) => p.type === type);
     if (pts.length) traces.push({ x: pts.map((p) => p.at), y: pts.map((p) => p.position ?? 0), mode: "markers", name: type,
       marker: { symbol, color, size: type === "video_heartbeat" ? 5 : 10 } });
+  });
+  const delivered = data.delivered || [];
+  [...new Set(delivered.map((p) => p.video_id))].forEach((video) => {
+    const pts = delivered.filter((p) => p.video_id === video);
+    traces.push({ x: pts.map((p) => p.at), y: pts.map((p) => p.position), mode: "lines", name: `${t("delivered")} ${video}`,
+      line: { width: 1, dash: "dot", color: "#00695c" } });
+  });
+  const outcomeColor = { passed: "#2e7d32", failed: "#b00020", missed: "#e65100", pending: "#757575" };
+  (data.challenges || []).forEach((c) => {
+    traces.push({ x: [c.at], y: [0], mode: "markers+text", name: `${t("challenge")} ${t(c.outcome)}`, showlegend: false,
+      text: [c.latency_s === null ? t(c.outcome) : `${t(c.outcome)} ${c.latency_s}s`], textposition: "top center",
+      marker: { symbol: "star-triangle-up", size: 13, color: outcomeColor[c.outcome] } });
   });
   const clicks = data.points.filter((p) => p.type === "click");
   if (clicks.length) traces.push({ x: clicks.map((p) => p.at), y: clicks.map(() => 0), mode: "markers", name: "input",
