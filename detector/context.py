@@ -39,6 +39,11 @@ from learnguard.detector.verification import chance_evidence
 from learnguard.features.course import CourseInfo
 from learnguard.features.session import ACTED_BUCKET_S
 
+WEAK_CODES = frozenset({
+    "muted_from_first_frame", "hidden_without_switching", "no_seek_no_pause", "unbroken_sitting",
+    "heartbeat_cadence_regular", "same_start_time_daily", "client_clock_off"})
+"""Reasons that never accuse alone (``Evidence.strong`` is false for them)."""
+
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
@@ -139,6 +144,9 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
         if across:
             flags = _merged(flags, session_id, "scripted_playback", across, summary)
             zero = True
+    if learner_course is not None:
+        flags, elsewhere = _misses_explained(flags, session_id, summary, learner_course)
+        zero = zero or elsewhere
     linked = linking_evidence(session_id, summary, learner_course, device_sessions, sight or LinkSight(),
                               others or {}, t)
     for pattern, evidence in linked.evidence.items():
@@ -151,6 +159,34 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
     if linked.evidence or zero:
         effective = 0.0  # time resting on another account's turn, another tab's clock or a recording does not stand
     return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk), effective_seconds=effective)
+
+
+def _misses_explained(flags: list[Flag], session_id: str, summary: SessionSummary,
+                      learner_course: LearnerCourse) -> tuple[list[Flag], bool]:
+    """A scripted-playback flag resting only on missed challenges is dropped when the learner
+    was acting in another session meanwhile (a tab left playing while they went on on the
+    phone): nobody watched here, so the time does not stand, but nobody cheated either."""
+    strong = {"challenges_missed_while_playing"}
+    kept: list[Flag] = []
+    explained = False
+    for flag in flags:
+        codes = {r.code for r in flag.reasons} - WEAK_CODES
+        if flag.pattern == "scripted_playback" and codes and codes <= strong and _acting_elsewhere(
+                session_id, summary, learner_course):
+            explained = True
+            continue
+        kept.append(flag)
+    return kept, explained
+
+
+def _acting_elsewhere(session_id: str, summary: SessionSummary, learner_course: LearnerCourse) -> bool:
+    for other_id, other in learner_course.sessions.items():
+        if other_id == session_id or other.last_ts <= summary.first_ts or other.first_ts >= summary.last_ts:
+            continue
+        if any(summary.first_ts <= bucket * ACTED_BUCKET_S <= summary.last_ts for bucket in other.link.acted) or any(
+                summary.first_ts <= at <= summary.last_ts for at in other.link.answers):
+            return True
+    return False
 
 
 def _merged(flags: list[Flag], session_id: str, pattern: str, evidence: list[Evidence], summary: SessionSummary,

@@ -57,8 +57,9 @@ def walk(client: httpx.Client, cohort: Cohort, workers: int = 4) -> dict[str, in
             issued += 1
             challenge = reply.json()
             chars = len(challenge["prompt"]) + sum(len(c) for c in challenge["choices"])
-            met = policy.answer(random.Random(challenge["challenge_id"]), challenge["kind"],
-                                len(challenge["choices"]), chars)
+            away_after = cohort.truth.sessions[session_id].get("away_after")
+            met = None if away_after is not None and at >= away_after else policy.answer(
+                random.Random(challenge["challenge_id"]), challenge["kind"], len(challenge["choices"]), chars)
             if met is None:
                 continue
             delay, choice = met

@@ -241,17 +241,21 @@ class LinkedWriter:
             writer = self.writer(who=pc, session_id=f"{pc.learner_id}-s{index:02d}", rng=rng)
             end = honest_session(writer, Habits(), self.place.videos, progress, start, rng.uniform(30, 60),
                                  self.correct(ability))
+            left = False
             if rng.random() < 0.6:  # the PC tab keeps playing on its own while the phone goes on
                 todo = [v for v in self.place.videos if progress.get(v[0], 0.0) < v[1]]
                 if todo:
                     left_playing = todo[0]
                     writer.events = [e for e in writer.events if e["type"] != "session_end"]
                     _leave_playing(writer, left_playing, progress.get(left_playing[0], 0.0), end + 5, rng)
+                    left = True
                     phone_writer = self.writer(who=phone, session_id=f"{pc.learner_id}-s{index:02d}m", rng=rng)
                     honest_session(phone_writer, Habits(clicks=False), self.place.videos[1:], progress,
                                    end + rng.uniform(60, 300), rng.uniform(20, 40), self.correct(ability))
                     self.keep(phone_writer, "pc_and_phone", cheating=False)
             self.keep(writer, "pc_and_phone", cheating=False)
+            if left:
+                self.truth.sessions[writer.session_id]["away_after"] = end + 5  # nobody answers on the PC
 
     def study_room(self, colleagues: int) -> None:
         """Colleagues taking turns on one study-room PC (one browser profile) on some days,

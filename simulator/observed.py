@@ -74,7 +74,7 @@ def fetches(rng: random.Random, video_id: str, start: float, end: float, at: flo
 
 
 POLICY_OF = {
-    "background_listener": DISTRACTED, "pc_and_phone": DISTRACTED, "cooking": DISTRACTED,
+    "background_listener": DISTRACTED, "cooking": DISTRACTED,
     "forged_random": NO_PAGE, "forged_fixed": NO_PAGE, "instant_pass": NO_PAGE, "credit_burst": NO_PAGE,
     "parallel_videos": NO_PAGE, "clock_ahead": NO_PAGE, "replayed_session": NO_PAGE, "jitter_forger": NO_PAGE,
     "inpage_bot": BOT_MACHINE, "android_a11y": BOT_MACHINE,

@@ -73,10 +73,11 @@ def test_checkpoint_errors_name_the_field_and_answers_stay_with_analysts(service
 
 
 # -- challenges over HTTP -----------------------------------------------------------------------
-def _session_with_course(service, session: str, minutes: int = 60) -> None:
+def _session_with_course(service, session: str, minutes: int = 60, learner: str | None = None) -> None:
     with service.client() as http:
         assert http.put("/v1/courses/c1", json=COURSE).status_code == 200
-        events = [{**e, "course_id": "c1"} for e in watched_session(session, minutes=minutes)]
+        events = [{**e, "course_id": "c1"} for e in watched_session(session, learner=learner or f"l-{session}",
+                                                                    minutes=minutes)]
         assert http.post("/v1/events", json=events).status_code == 202
 
 
@@ -87,7 +88,7 @@ def _at(seconds: float) -> int:
 FIRST_CALLS: dict[str, float] = {}
 
 
-def _walk(http, session: str, minutes: int, answer) -> list[dict]:
+def _walk(http, session: str, minutes: int, answer, learner: str | None = None) -> list[dict]:
     """The platform calls every 3 minutes of playback and forwards ``answer(challenge, at)``."""
     shown: list[dict] = []
     for minute in range(3, minutes, 3):
@@ -103,7 +104,8 @@ def _walk(http, session: str, minutes: int, answer) -> list[dict]:
             if answered is not None:
                 delay, choice = answered
                 assert http.post("/v1/events", json=[event(
-                    5000 + minute, "check_answer", session, at_s=at + delay, course="c1",
+                    5000 + minute, "check_answer", session, learner=learner or f"l-{session}", at_s=at + delay,
+                    course="c1",
                     check_id=challenge["challenge_id"], choice=choice, received_at=_at(at + delay))]
                 ).json()["accepted"] == 1
     return shown
@@ -112,7 +114,8 @@ def _walk(http, session: str, minutes: int, answer) -> list[dict]:
 def test_the_service_issues_checkpoints_grades_them_and_reports_verification(service) -> None:
     _session_with_course(service, "person")
     with service.client() as http:
-        assert http.post("/v1/events", json=_fetches("person", 61)).json()["accepted"] == 366
+        fetched = [{**e, "learner_id": "l-person"} for e in _fetches("person", 61)]
+        assert http.post("/v1/events", json=fetched).json()["accepted"] == 366
         assert http.post("/v1/sessions/person/challenge", json={"at": _at(60)}).status_code == 204  # too early
         shown = _walk(http, "person", 60, lambda c, at: (6.0, COURSE_ANSWERS.get(c["item_id"], 0)))
         score = http.post("/v1/sessions/person/score").json()
@@ -174,11 +177,12 @@ def test_answers_to_unknown_or_foreign_challenges_are_rejected_and_only_the_firs
         assert shown
         cid = shown[0]["challenge_id"]
         replies = http.post("/v1/events", json=[
-            event(9001, "check_answer", "b", course="c1", check_id=cid, choice=0),
-            event(9002, "check_answer", "a", course="c1", check_id="ch-0000000000000000", choice=0),
-            {**event(9003, "challenge_issued", "a", course="c1"), "check_id": "ch-forged", "kind": "presence"},
+            event(9001, "check_answer", "b", learner="l-b", course="c1", check_id=cid, choice=0),
+            event(9002, "check_answer", "a", learner="l-a", course="c1", check_id="ch-0000000000000000", choice=0),
+            {**event(9003, "challenge_issued", "a", learner="l-a", course="c1"), "check_id": "ch-forged",
+             "kind": "presence"},
         ]).json()
-        first, again = (event(9004 + i, "check_answer", "a", course="c1", check_id=cid, choice=choice,
+        first, again = (event(9004 + i, "check_answer", "a", learner="l-a", course="c1", check_id=cid, choice=choice,
                               received_at=_at(FIRST_CALLS["a"] + 3 + i)) for i, choice in enumerate((3, 0)))
         both = http.post("/v1/events", json=[first, again]).json()
         graded = http.post("/v1/sessions/a/score").json()["verification"]
@@ -195,3 +199,18 @@ def test_answers_to_unknown_or_foreign_challenges_are_rejected_and_only_the_firs
     assert both["accepted"] == 2
     assert graded["failed"] == 1 and graded["passed"] == 0  # the first answer (wrong) counts, not the second
     assert graded["missed"] + graded["pending"] == len(shown) - 1  # pending until platform time passes expiry
+
+
+def test_misses_on_a_tab_left_playing_while_the_learner_answers_elsewhere_accuse_no_one(service) -> None:
+    _session_with_course(service, "pc", minutes=120, learner="l-both")
+    _session_with_course(service, "phone", minutes=120, learner="l-both")
+    _session_with_course(service, "alone", minutes=120)
+    with service.client() as http:
+        _walk(http, "pc", 120, lambda c, at: None, learner="l-both")
+        _walk(http, "phone", 120, lambda c, at: (5.0, COURSE_ANSWERS.get(c["item_id"], 0)), learner="l-both")
+        _walk(http, "alone", 120, lambda c, at: None)
+        pc = http.post("/v1/sessions/pc/score").json()
+        alone = http.post("/v1/sessions/alone/score").json()
+    assert pc["verification"]["missed"] >= 3 and alone["verification"]["missed"] >= 3
+    assert pc["level"] == "normal" and pc["effective_seconds"] == 0  # nobody watched there: no time, no accusation
+    assert any(r["code"] == "challenges_missed_while_playing" for f in alone["flags"] for r in f["reasons"])
