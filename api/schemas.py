@@ -305,7 +305,7 @@ def documented(response: type | None, status: int = 200, body: type | str | None
         request = _json(ref(body))
         if ndjson:
             request["application/x-ndjson"] = {"schema": {"type": "string", "description": "one event per line"}}
-        extra["requestBody"] = {"required": body is not ScoreRequest, "content": request}
+        extra["requestBody"] = {"required": body not in (ScoreRequest, ChallengeRequest), "content": request}
     return {"responses": responses, "openapi_extra": extra} if extra else {"responses": responses}
 
 

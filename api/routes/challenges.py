@@ -36,8 +36,12 @@ async def known_session(store: Store, session_id: str, wait_s: float) -> Session
     return await wait_until_applied(store, session_id, wait_s)
 
 
+_DOCUMENTED = documented(ChallengePublic, body=ChallengeRequest, errors=(400, 401, 403, 404, 409, 413, 503))
+_DOCUMENTED["responses"][204] = {"description": "no challenge is due, or the session has ended"}
+
+
 @router.post("/sessions/{session_id}/challenge", summary="A challenge for the session, when one is due",
-             **documented(ChallengePublic, body=ChallengeRequest, errors=(400, 401, 403, 404, 409, 413, 503)))
+             **_DOCUMENTED)
 async def challenge(session_id: str, request: Request, caller: CallerDep, store: StoreDep,
                     settings: SettingsDep, rules: RulesDep) -> Response:
     """``200`` with the challenge to show, or ``204`` when none is due (or the session ended)."""
