@@ -52,11 +52,25 @@ class LinkProbe(msgspec.Struct, frozen=True):
     buckets: tuple[tuple[str, int], ...]
 
 
+class StartMark(msgspec.Struct, array_like=True):
+    """A session's start as the course's start-slot index keeps it: small, because a popular
+    start time holds many sessions and every read of a session near it decodes them all."""
+
+    learner_id: str
+    first_ts: float
+    network: str = ""
+    browser: str = ""
+
+
+def start_mark(summary: SessionSummary) -> StartMark:
+    return StartMark(summary.learner_id, summary.first_ts, summary.link.network, summary.link.browser)
+
+
 class LinkSight(msgspec.Struct):
     """What the index holds near one session."""
 
     network: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
-    started: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
+    started: dict[str, StartMark] = msgspec.field(default_factory=dict)
     gesture_learner: dict[str, str] = msgspec.field(default_factory=dict)
     gesture_hits: dict[str, int] = msgspec.field(default_factory=dict)
 
@@ -371,14 +385,17 @@ def replay_evidence(summary: SessionSummary, sight: LinkSight, records: dict[str
 # -- farms --------------------------------------------------------------------------------
 def farm_candidates(summary: SessionSummary, sight: LinkSight, t: Thresholds) -> set[str]:
     """Accounts that started within minutes of this session on its network or browser build."""
-    return {s.learner_id for s in sight.started.values()
-            if s.learner_id != summary.learner_id and abs(s.first_ts - summary.first_ts) <= t.farm_window_s
-            and _alike(s, summary)}
+    mine = start_mark(summary)
+    if not mine.network:
+        return set()
+    return {m.learner_id for m in sight.started.values()
+            if m.learner_id != mine.learner_id and abs(m.first_ts - mine.first_ts) <= t.farm_window_s
+            and _alike(mine, m)}
 
 
-def _alike(a: SessionSummary, b: SessionSummary) -> bool:
-    return bool(a.link.network and a.link.network == b.link.network) or bool(
-        a.link.browser and a.link.browser == b.link.browser and a.link.network != "")
+def _alike(a: StartMark, b: StartMark) -> bool:
+    """One network, or one browser build (cloned machines behind proxies of their own)."""
+    return bool(a.network and a.network == b.network) or bool(a.browser and a.browser == b.browser and a.network)
 
 
 def farm_flag(session_id: str, summary: SessionSummary, record: LearnerCourse | None, candidates: set[str],
@@ -392,7 +409,7 @@ def farm_flag(session_id: str, summary: SessionSummary, record: LearnerCourse | 
         if other_id == session_id or _day(mine.first_ts) in days:
             continue
         with_me = {lid for lid in candidates if lid in records and any(
-            abs(s.first_ts - mine.first_ts) <= t.farm_window_s and _alike(s, mine)
+            abs(s.first_ts - mine.first_ts) <= t.farm_window_s and _alike(start_mark(s), start_mark(mine))
             for s in records[lid].sessions.values())}
         if len(with_me) + 1 >= t.farm_min_accounts:
             days.add(_day(mine.first_ts))
@@ -416,13 +433,13 @@ class MemoryIndex:
 
     def __init__(self) -> None:
         self.networks: dict[tuple[str, int], dict[str, SessionSummary]] = {}
-        self.starts: dict[tuple[str, int], dict[str, SessionSummary]] = {}
+        self.starts: dict[tuple[str, int], dict[str, StartMark]] = {}
         self.gestures: dict[tuple[str, str, int], set[tuple[str, str]]] = {}
 
     def add(self, session_id: str, course_id: str, summary: SessionSummary) -> None:
         if summary.link.network:
             self.networks.setdefault((summary.link.network, int(summary.first_ts // DAY)), {})[session_id] = summary
-        self.starts.setdefault((course_id, int(summary.first_ts // START_SLOT_S)), {})[session_id] = summary
+        self.starts.setdefault((course_id, int(summary.first_ts // START_SLOT_S)), {})[session_id] = start_mark(summary)
         for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
             self.gestures.setdefault((course_id, video, bucket), set()).add((summary.learner_id, session_id))
 

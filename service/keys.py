@@ -17,7 +17,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:device:{device}           hash   session -> learner and time span, per device
     {p}:net:{network}:{day}       hash   session -> summary, per /24 network and UTC day (linking)
-    {p}:starts:{course}:{slot}    hash   session -> summary, per course and 10-minute start slot (farms)
+    {p}:starts:{course}:{slot}    hash   session -> learner, start, network, browser, per 10-minute slot (farms)
     {p}:gest:{course}:{video}:{b} set    learner and session of pauses/seeks at a 5 s position bucket (replays)
     {p}:{n}:courses:{learner}     set    courses a learner has sessions in
     {p}:roster:{course}           set    learners with sessions in a course

@@ -13,7 +13,7 @@ from typing import Any, cast
 import msgspec
 import redis
 
-from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight
+from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight, StartMark, start_mark
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.service.keys import Keys, shard_of
 
@@ -21,6 +21,7 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_lc = msgspec.msgpack.Decoder(LearnerCourse).decode
 _decode_summary = msgspec.msgpack.Decoder(SessionSummary).decode
 _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
+_decode_mark = msgspec.msgpack.Decoder(StartMark).decode
 
 
 class SessionIndex:
@@ -99,7 +100,8 @@ class SessionIndex:
             course_id = courses.get(session_id)
             if course_id is None:
                 continue
-            pipe.hset(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)), session_id, light)
+            pipe.hset(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)), session_id,
+                      _encode(start_mark(summary)))
             member = f"{summary.learner_id}\x1f{session_id}"
             for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
                 pipe.sadd(self.keys.gesture(course_id, video, bucket), member)
@@ -153,7 +155,7 @@ class SessionIndex:
         for raw in rest[:len(net_keys)]:
             sight.network.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
         for raw in rest[len(net_keys):len(net_keys) + len(start_keys)]:
-            sight.started.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+            sight.started.update({k.decode(): _decode_mark(v) for k, v in raw.items()})
         for raw in rest[len(net_keys) + len(start_keys):]:
             for member in raw:
                 other_learner, _, other_session = member.decode().partition("\x1f")
