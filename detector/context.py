@@ -135,18 +135,7 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
         schedule = schedule_evidence(learner_course, t)
         if schedule:
             flags = _merged(flags, session_id, "scripted_playback", schedule, summary, strengthen_only=True)
-    if learner_course is not None and summary.link.graded and not any(
-            r.code == "checkpoints_at_chance" for f in flags for r in f.reasons):
-        sessions = list(learner_course.sessions.values())
-        across = chance_evidence(sum(s.link.graded for s in sessions), sum(s.link.right for s in sessions),
-                                 sum(s.link.chance for s in sessions), t,
-                                 f"checkpoint questions over this learner's {len(sessions)} sessions")
-        if across:
-            flags = _merged(flags, session_id, "scripted_playback", across, summary)
-            zero = True
-    if learner_course is not None:
-        flags, elsewhere = _misses_explained(flags, session_id, summary, learner_course)
-        zero = zero or elsewhere
+        flags, zero = _verification_across(flags, session_id, summary, learner_course, t)
     linked = linking_evidence(session_id, summary, learner_course, device_sessions, sight or LinkSight(),
                               others or {}, t)
     for pattern, evidence in linked.evidence.items():
@@ -159,6 +148,44 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
     if linked.evidence or zero:
         effective = 0.0  # time resting on another account's turn, another tab's clock or a recording does not stand
     return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk), effective_seconds=effective)
+
+
+def _verification_across(flags: list[Flag], session_id: str, summary: SessionSummary,
+                         learner_course: LearnerCourse, t: Thresholds) -> tuple[list[Flag], bool]:
+    """Challenge evidence over the learner's sessions of the course (a bot guesses, or is not
+    there, in every sitting), and misses explained by the learner acting in another session.
+    Returns the flags and whether the session's time no longer stands."""
+    zero = False
+    reasons = {r.code for f in flags for r in f.reasons}
+    sessions = list(learner_course.sessions.values())
+    if summary.link.graded and "checkpoints_at_chance" not in reasons:
+        across = chance_evidence(sum(s.link.graded for s in sessions), sum(s.link.right for s in sessions),
+                                 sum(s.link.chance for s in sessions), t,
+                                 f"checkpoint questions over this learner's {len(sessions)} sessions")
+        if across:
+            flags, zero = _merged(flags, session_id, "scripted_playback", across, summary), True
+    if summary.link.missed_playing and "challenges_missed_while_playing" not in reasons:
+        across = missed_across(learner_course, t)
+        if across:
+            flags, zero = _merged(flags, session_id, "scripted_playback", across, summary), True
+    flags, elsewhere = _misses_explained(flags, session_id, summary, learner_course)
+    return flags, zero or elsewhere
+
+
+def missed_across(learner_course: LearnerCourse, t: Thresholds) -> list[Evidence]:
+    """Challenges missed while playing, over the learner's sessions of the course: a bot that
+    nobody watches misses in every sitting, a person stepping away now and then does not
+    miss half of them."""
+    sessions = list(learner_course.sessions.values())
+    missed = sum(s.link.missed_playing for s in sessions)
+    resolved = sum(s.link.resolved for s in sessions)
+    if missed < t.challenge_min_missed + 1 or missed * 2 < resolved:
+        return []
+    return [Evidence(Reason(
+        "challenges_missed_while_playing",
+        f"{missed} of {resolved} challenges over this learner's {len(sessions)} sessions went unanswered while "
+        f"playback went on; people step away now and then: flagged from {t.challenge_min_missed + 1} and half "
+        "of the challenges", float(missed), float(t.challenge_min_missed + 1), basis="observed"), 0.6, True)]
 
 
 def _misses_explained(flags: list[Flag], session_id: str, summary: SessionSummary,

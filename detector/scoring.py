@@ -12,7 +12,13 @@ from learnguard.detector.base import Detector, Flag, SessionView
 from learnguard.detector.flooding import ScreenFloodingDetector
 from learnguard.detector.policy import Rules, fuse, level_of
 from learnguard.detector.scripted import ScriptedPlaybackDetector
-from learnguard.detector.verification import Verification, capped_by_delivery, verification_of
+from learnguard.detector.verification import (
+    Verification,
+    capped_by_delivery,
+    missed_while_playing,
+    resolved_of,
+    verification_of,
+)
 from learnguard.features.course import CourseInfo
 from learnguard.features.linking import LinkFacts, link_facts
 from learnguard.features.session import SessionState, credited_wall_seconds, finalized, watched_media_seconds
@@ -80,6 +86,7 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
                          first_ts=done.first_ts, last_ts=done.last_ts,
                          ended=done.counts.get("session_end", 0) > 0,
                          devices=list(done.devices), ips=list(done.ips), quiz=dict(done.quiz),
-                         link=link_facts(done, done.ips[0] if done.ips else None),
+                         link=link_facts(done, done.ips[0] if done.ips else None,
+                                         len(missed_while_playing(done, rules.thresholds)), resolved_of(done)),
                          verification=verification_of(done))
     return score, features

@@ -82,6 +82,11 @@ def outcomes(state: SessionState) -> tuple[int, int, int, int, list[float]]:
     return passed, failed, missed, pending, sorted(missed_at)
 
 
+def resolved_of(state: SessionState) -> int:
+    passed, failed, missed, _, _ = outcomes(state)
+    return passed + failed + missed
+
+
 def verification_of(state: SessionState) -> Verification:
     passed, failed, missed, pending, _ = outcomes(state)
     return Verification(challenges=len(state.challenges), passed=passed, failed=failed, missed=missed,
@@ -120,11 +125,16 @@ def chance_evidence(n: int, k: int, expected_by_chance: float, t: Thresholds, wh
         round(k / n, 3), round(chance, 3), 0.8)]
 
 
+def missed_while_playing(state: SessionState, t: Thresholds) -> list[float]:
+    """Expiries of the challenges missed while playback went on."""
+    _, _, _, _, missed_at = outcomes(state)
+    return [at for at in missed_at
+            if any(start < at + t.missed_playing_within_s and end > at for start, end in state.credited_wall)]
+
+
 def challenge_evidence(state: SessionState, t: Thresholds) -> list[Evidence]:
     found: list[Evidence] = []
-    _, _, _, _, missed_at = outcomes(state)
-    playing_after = [at for at in missed_at
-                     if any(start < at + t.missed_playing_within_s and end > at for start, end in state.credited_wall)]
+    playing_after = missed_while_playing(state, t)
     passed, failed, missed, _, _ = outcomes(state)
     resolved = passed + failed + missed
     if len(playing_after) >= t.challenge_min_missed and missed * 2 >= resolved:

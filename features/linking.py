@@ -32,6 +32,8 @@ class LinkFacts(msgspec.Struct, array_like=True, omit_defaults=True):
     graded: int = 0      # checkpoint challenges answered in time, ...
     right: int = 0       # ... how many of them right, ...
     chance: float = 0.0  # ... and how many guessing would get right on average
+    missed_playing: int = 0  # challenges missed while playback went on, ...
+    resolved: int = 0        # ... of the challenges passed, failed or missed
 
 
 def network_of(ip: str | None) -> str:
@@ -90,12 +92,14 @@ def playing_stretches(credited_wall: list[list[float]]) -> list[list[float]]:
     return out
 
 
-def link_facts(state: SessionState, ip: str | None) -> LinkFacts:
-    """The facts of a finalised session."""
+def link_facts(state: SessionState, ip: str | None, missed_playing: int = 0, resolved: int = 0) -> LinkFacts:
+    """The facts of a finalised session (``missed_playing`` and ``resolved``: its challenges,
+    as verification counted them)."""
     answers = sorted(c.answered_at for c in state.challenges.values() if c.answered_at >= 0)[:MAX_ANSWERS]
     graded = [c for c in state.challenges.values() if c.options >= 2 and c.outcome in (PASSED, FAILED)]
     return LinkFacts(network=network_of(ip), browser=browser_of(state.user_agent),
                      playing=playing_stretches(state.credited_wall), acted=sorted(state.acted),
                      gestures=list(state.gestures), fetched=sorted(state.fetched), answers=answers,
                      graded=len(graded), right=sum(c.outcome == PASSED for c in graded),
-                     chance=round(sum(1 / c.options for c in graded), 4))
+                     chance=round(sum(1 / c.options for c in graded), 4), missed_playing=missed_playing,
+                     resolved=resolved)
