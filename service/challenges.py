@@ -15,7 +15,9 @@ import msgspec
 import redis
 
 from learnguard.detector.challenges import Answered, Issued
+from learnguard.detector.records import SessionRecord
 from learnguard.service.keys import Keys
+from learnguard.service.sessions import decode_record
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_issued = msgspec.msgpack.Decoder(Issued).decode
@@ -33,6 +35,16 @@ class ChallengeBook:
     def of(self, shard: int, session_id: str) -> tuple[list[Issued], dict[str, Answered]]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.challenges(shard, session_id)))
         return _split(raw)
+
+    def with_record(self, shard: int, session_id: str
+                    ) -> tuple[SessionRecord | None, list[Issued], dict[str, Answered]]:
+        """The session's record and its challenges in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.keys.session(shard, session_id))
+        pipe.hgetall(self.keys.challenges(shard, session_id))
+        raw_record, raw_challenges = pipe.execute()
+        issued, answers = _split(raw_challenges)
+        return (decode_record(raw_record) if raw_record else None), issued, answers
 
     def record_issue(self, shard: int, session_id: str, challenge: Issued) -> bool:
         """False when a concurrent call issued this very challenge first."""

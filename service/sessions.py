@@ -24,6 +24,10 @@ _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
 _decode_mark = msgspec.msgpack.Decoder(StartMark).decode
 
 
+def decode_record(raw: bytes) -> SessionRecord:
+    return _decode_record(raw)
+
+
 class SessionIndex:
     """Sessions and what points at them, for one deployment."""
 

@@ -12,7 +12,7 @@ from learnguard.api.bodies import read_body, unreadable
 from learnguard.api.deps import CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.routes.sessions import wait_until_applied
 from learnguard.api.schemas import ChallengePublic, ChallengeRequest, documented
-from learnguard.detector.challenges import ESCALATE_FROM_RISK, challenge_due, issue, went_wrong
+from learnguard.detector.challenges import ESCALATE_FROM_RISK, Answered, Issued, challenge_due, issue, went_wrong
 from learnguard.detector.records import SessionRecord
 from learnguard.errors import BadRequest
 from learnguard.features.events import ChallengeIssued, epoch_seconds
@@ -25,15 +25,19 @@ _decode_request = msgspec.json.Decoder(ChallengeRequest).decode
 DAY_S = 86400.0
 
 
-async def known_session(store: Store, session_id: str, wait_s: float) -> SessionRecord:
+async def known_session(store: Store, session_id: str, wait_s: float
+                        ) -> tuple[SessionRecord, list[Issued], dict[str, Answered]]:
     """The session's record as applied so far (the schedule needs its start, org and course,
-    not its latest event), waiting only for a session whose first events are not applied yet."""
+    not its latest event) and its challenges, waiting only for a session whose first events
+    are not applied yet."""
     counts = store.streams.accepted_counts(session_id)
     if len(counts) == 1:
-        record = store.sessions.load_record(next(iter(counts)), session_id)
+        record, issued, answers = store.challenges.with_record(next(iter(counts)), session_id)
         if record is not None:
-            return record
-    return await wait_until_applied(store, session_id, wait_s)
+            return record, issued, answers
+    record = await wait_until_applied(store, session_id, wait_s)
+    issued, answers = store.challenges.of(shard_of(record.state.learner_id, store.shards), session_id)
+    return record, issued, answers
 
 
 _DOCUMENTED = documented(ChallengePublic, body=ChallengeRequest, errors=(400, 401, 403, 404, 409, 413, 503))
@@ -54,7 +58,7 @@ async def challenge(session_id: str, request: Request, caller: CallerDep, store:
         raise BadRequest(f"body: {exc}") from exc
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise unreadable(exc) or BadRequest("body cannot be read") from exc
-    record = await known_session(store, session_id, settings.score_wait_s)
+    record, issued, answers = await known_session(store, session_id, settings.score_wait_s)
     state = record.state
     caller.require_org(state.org_id, f"session {session_id}")
     at = epoch_seconds(ask.at) if ask.at is not None else time.time()
@@ -64,8 +68,7 @@ async def challenge(session_id: str, request: Request, caller: CallerDep, store:
     if state.counts.get("session_end", 0) and at >= state.last_ts:  # ended by then (event time: replays agree)
         return Response(status_code=204)
     shard = shard_of(state.learner_id, store.shards)
-    issued, answers = store.challenges.of(shard, session_id)
-    course = rules.course(store.courses.get(state.course_id))
+    course = rules.course(store.courses.get_recent(state.course_id))
     risk_now = record.score is not None and state.max_ts <= at and record.score.risk >= ESCALATE_FROM_RISK
     escalated = risk_now or went_wrong(issued, answers, at)
     if not challenge_due(session_id, state.first_ts, at, issued, escalated, course.max_challenges_per_hour):
