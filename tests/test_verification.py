@@ -214,3 +214,28 @@ def test_misses_on_a_tab_left_playing_while_the_learner_answers_elsewhere_accuse
     assert pc["verification"]["missed"] >= 3 and alone["verification"]["missed"] >= 3
     assert pc["level"] == "normal" and pc["effective_seconds"] == 0  # nobody watched there: no time, no accusation
     assert any(r["code"] == "challenges_missed_while_playing" for f in alone["flags"] for r in f["reasons"])
+
+
+def _issued(session: str, learner: str, n: int, at_s: float) -> dict:
+    return {**event(7000 + n, "challenge_issued", session, learner=learner, at_s=at_s, course="c1"),
+            "check_id": f"ch-{session}-{n}", "kind": "presence", "source": "server", "received_at": _at(at_s)}
+
+
+def test_misses_in_every_sitting_count_over_the_learners_sessions() -> None:
+    """Two misses while playing in each of three sittings: no sitting alone is enough, the
+    learner's record is (a tab nobody watches misses every time)."""
+    events = []
+    for day in range(3):
+        session = f"tab{day}"
+        sitting = [{**e, "ts": e["ts"] + day * 86_400_000} for e in watched_session(session, learner="l-tab",
+                                                                                     minutes=60)]
+        shift = day * 86_400_000
+        events += sitting + [{**_issued(session, "l-tab", n, 1200 + 900 * n), "ts": _at(1200 + 900 * n) + shift,
+                              "received_at": _at(1200 + 900 * n) + shift} for n in range(2)]
+        events.append({**event(7999, "session_end", session, learner="l-tab", at_s=3700, course="c1"),
+                       "ts": _at(3700) + day * 86_400_000})
+    scores = score_offline(events, INFO)
+    assert all(s.verification is not None and s.verification.missed == 2 for s in scores.values())
+    for score in scores.values():
+        reason = next(r for f in score.flags for r in f.reasons if r.code == "challenges_missed_while_playing")
+        assert reason.value == 6 and "3 sessions" in reason.message and score.effective_seconds == 0
