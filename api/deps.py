@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "learners": frozenset({"supervisor", "analyst", "admin"}),
     "reports": frozenset({"supervisor", "analyst", "admin"}),
     "reviews": frozenset({"supervisor", "admin"}),
+    # a learner's appeal reaches us through their platform or their supervisor
+    "appeals": frozenset({"platform", "supervisor", "admin"}),
     "models": frozenset({"analyst", "admin"}),
     # one registry serves every org: promoting or rolling back changes scores for all of them
     "models:write": frozenset({"admin"}),

@@ -34,9 +34,10 @@ def review_public(review: Review) -> ReviewPublic:
                         at=rfc3339(review.at))
 
 
-def report_flag_public(session_id: str, flag: Flag, reviews: list[Review], covers: Callable[[str], bool]
-                       ) -> ReportFlagPublic:
+def report_flag_public(session_id: str, flag: Flag, reviews: list[Review], covers: Callable[[str], bool],
+                       sessions: list[str] | None = None) -> ReportFlagPublic:
     return ReportFlagPublic(flag_id=flag.flag_id, pattern=flag.pattern, confidence=flag.confidence,
                             reasons=visible_reasons(flag.reasons, covers),
                             start=rfc3339(flag.start), end=rfc3339(flag.end),
-                            status=flag.status, session_id=session_id, reviews=[review_public(r) for r in reviews])
+                            status=flag.status, session_id=session_id, reviews=[review_public(r) for r in reviews],
+                            sessions=sessions or [session_id])

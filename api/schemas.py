@@ -7,7 +7,7 @@ and the error shape), so what the docs show is what the service sends.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import FastAPI
@@ -119,11 +119,42 @@ class ReviewRequest(msgspec.Struct):
     note: str = ""
 
 
+class BulkReviewRequest(msgspec.Struct):
+    """One ruling for a selection of flags (at most 500)."""
+
+    flag_ids: Annotated[list[str], msgspec.Meta(min_length=1, max_length=500)]
+    decision: Literal["confirmed", "dismissed"]
+    note: str = ""
+
+
+class BulkReviewError(msgspec.Struct):
+    flag_id: str
+    status: int
+    detail: str
+
+
+class BulkReviewResult(msgspec.Struct):
+    """``POST /v1/flags/review``: each ruled flag, and each flag that could not be ruled and why."""
+
+    items: list[FlagDetailPublic]
+    errors: list[BulkReviewError]
+
+
+class AppealRequest(msgspec.Struct):
+    """The learner's statement, passed on by their platform or supervisor."""
+
+    statement: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    on_behalf_of: str = ""
+
+
 class ReportFlagPublic(FlagPublic, kw_only=True):
-    """A flag in a report, with its session and review history."""
+    """A flag in a report, with its session and review history. A learner-level flag
+    (cramming, account sharing) is one entry for the learner x course: ``sessions`` lists
+    every session it touches, ``session_id`` the first."""
 
     session_id: str
     reviews: list[ReviewPublic]
+    sessions: list[str] = msgspec.field(default_factory=list)
 
 
 class FlagDetailPublic(msgspec.Struct, kw_only=True):
@@ -264,7 +295,8 @@ class HealthPublic(msgspec.Struct, omit_defaults=True):
 
 
 PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePublic,
-          CoursePublic, LearnerPublic, ReviewRequest, FlagDetailPublic,
+          CoursePublic, LearnerPublic, ReviewRequest, BulkReviewRequest, BulkReviewResult, AppealRequest,
+          FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
           HealthPublic)
 

@@ -3,7 +3,8 @@ mastery and overall, each 0–100 with explanations naming the evidence.
 
 Pure: it takes the learner's sessions (state and complete score), the course, and the
 course's Rasch fit, and returns the portrait entry. Only time that stands counts: a
-session with a misconduct flag adds nothing to hours or coverage.
+session with a standing misconduct flag adds nothing to hours or coverage (a flag a
+supervisor dismissed no longer counts).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ ACTIVE_DAYS_TARGET = 8
 
 
 def _misconduct(score: SessionScore) -> bool:
-    return any(flag.misconduct for flag in score.flags)
+    """A standing misconduct flag (one a supervisor dismissed no longer counts)."""
+    return any(flag.misconduct and flag.stands for flag in score.flags)
 
 
 def coverage_by_video(states: list[SessionState], durations: dict[str, float]) -> dict[str, float]:
@@ -119,11 +121,11 @@ def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionSt
     checks = answered / prompted if prompted else 0.8
     notes.append(f"answered {answered} of {prompted} presence checks" if prompted else "no presence checks shown")
     rewatch = sum(state.backward_seeks for state, _ in sessions.values())
-    flooding = any(flag.pattern == "screen_flooding" for flag in flags)
+    flooding = any(flag.pattern == "screen_flooding" and flag.stands for flag in flags)
     comments = 0 if flooding else sum(state.counts.get("comment", 0) for state, _ in sessions.values())
     interaction = min(1.0, (rewatch + comments) / 4)
     notes.append(f"{rewatch} seeks back to re-watch, {comments} genuine comments")
-    misconduct = sorted({flag.pattern for flag in flags if flag.misconduct})
+    misconduct = sorted({flag.pattern for flag in flags if flag.misconduct and flag.stands})
     integrity = 0.0 if misconduct else 1.0
     notes.append(f"integrity flags: {', '.join(misconduct)}" if misconduct else "no integrity flags")
     value = 100 * (0.3 * regularity + 0.15 * punctuality + 0.2 * checks + 0.15 * interaction + 0.2 * integrity)

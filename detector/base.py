@@ -50,11 +50,35 @@ class Flag(msgspec.Struct, omit_defaults=True):
     status: str = "open"
     misconduct: bool = True
     suspect_media_seconds: float = 0.0
+    voids_time: bool = False  # while it stands, none of the session's study time does
+
+    @property
+    def stands(self) -> bool:
+        """Whether the flag counts: every status but a supervisor's dismissal."""
+        return self.status != DISMISSED
+
+
+DISMISSED = "dismissed"
+# Patterns judged over a learner's whole course, not one sitting: one flag id (and so one
+# ruling) per learner x course, shown in each session it touches.
+LEARNER_LEVEL_PATTERNS = frozenset({"last_minute_cramming", "account_sharing"})
 
 
 def flag_id_for(session_id: str, pattern: str) -> str:
     """A stable flag id: the same session and pattern always give the same id."""
     return "f-" + hashlib.blake2b(f"{session_id}\x00{pattern}".encode(), digest_size=8).hexdigest()
+
+
+def learner_flag_id(learner_id: str, course_id: str, pattern: str) -> str:
+    """The id of a learner-level flag: the same learner, course and pattern, the same id.
+
+    >>> learner_flag_id("l1", "c1", "last_minute_cramming") == learner_flag_id("l1", "c1", "last_minute_cramming")
+    True
+    >>> learner_flag_id("l1", "c1", "account_sharing") != flag_id_for("l1", "account_sharing")
+    True
+    """
+    return "f-" + hashlib.blake2b(f"{learner_id}\x00{course_id}\x00{pattern}\x00learner".encode(),
+                                  digest_size=8).hexdigest()
 
 
 class SessionView(msgspec.Struct):

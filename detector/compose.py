@@ -16,7 +16,7 @@ import numpy as np
 from learnguard.detector.base import Flag, Reason, flag_id_for
 from learnguard.detector.context import with_context
 from learnguard.detector.linking import LinkSight
-from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of
+from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of, standing_seconds
 from learnguard.detector.records import LearnerCourse, SessionSummary, summary_of
 from learnguard.detector.scoring import SessionScore
 from learnguard.features.course import CourseInfo
@@ -105,8 +105,14 @@ def with_model(state: SessionState, score: SessionScore, course: CourseInfo, rul
 
 
 def with_statuses(score: SessionScore, statuses: dict[str, str]) -> SessionScore:
-    """Each flag with its latest ruling (``confirmed``/``dismissed``; ``open`` when none)."""
+    """Each flag with its latest ruling (``confirmed``, ``dismissed``, ``appealed``; ``open``
+    when none), and the rulings counted: a dismissed flag stays listed but adds nothing to
+    risk and level and takes no study time away."""
     if not statuses:
         return score
-    return msgspec.structs.replace(score, flags=[
-        msgspec.structs.replace(flag, status=statuses.get(flag.flag_id, flag.status)) for flag in score.flags])
+    flags = [msgspec.structs.replace(flag, status=statuses.get(flag.flag_id, flag.status)) for flag in score.flags]
+    if all(flag.stands for flag in flags):
+        return msgspec.structs.replace(score, flags=flags)
+    risk = fuse(flags)
+    return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk),
+                                   effective_seconds=standing_seconds(score.credited(), flags))

@@ -17,7 +17,7 @@ import math
 
 import msgspec
 
-from learnguard.detector.base import Evidence, Flag, Reason, combine, flag_id_for
+from learnguard.detector.base import LEARNER_LEVEL_PATTERNS, Evidence, Flag, Reason, combine, flag_id_for, learner_flag_id
 from learnguard.detector.linking import (
     MAX_LINKED,
     Linked,
@@ -31,7 +31,7 @@ from learnguard.detector.linking import (
     ring_candidates,
     ring_evidence,
 )
-from learnguard.detector.policy import fuse, level_of
+from learnguard.detector.policy import fuse, level_of, standing_seconds
 from learnguard.detector.records import LearnerCourse, SessionSummary
 from learnguard.detector.scoring import SessionScore
 from learnguard.detector.thresholds import Thresholds
@@ -129,33 +129,47 @@ def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
     """The session's score with the learner x course, schedule and linking detectors added
     and fused. ``others`` holds the records of the accounts ``needed_accounts`` named."""
     flags = list(score.flags)
-    zero = False  # study time that a failed verification or a link takes away
+    voiding: set[str] = set()  # patterns whose flags take all the session's study time
+    unwatched = False  # nobody watched, but nobody cheated: the time goes without a flag
     if learner_course is not None:
         flags += cramming_flags(session_id, summary, learner_course, course, t)
         schedule = schedule_evidence(learner_course, t)
         if schedule:
             flags = _merged(flags, session_id, "scripted_playback", schedule, summary, strengthen_only=True)
-        flags, zero = _verification_across(flags, session_id, summary, learner_course, t)
+        flags, voided, unwatched = _verification_across(flags, session_id, summary, learner_course, t)
+        voiding |= voided
     linked = linking_evidence(session_id, summary, learner_course, device_sessions, sight or LinkSight(),
                               others or {}, t)
     for pattern, evidence in linked.evidence.items():
         flags = _merged(flags, session_id, pattern, evidence, summary)
+        voiding.add(pattern)
     flags += linked.review
     if len(flags) == len(score.flags) and flags == score.flags:
         return score
-    risk = fuse(flags)
-    effective = score.effective_seconds
-    if linked.evidence or zero:
-        effective = 0.0  # time resting on another account's turn, another tab's clock or a recording does not stand
-    return msgspec.structs.replace(score, flags=flags, risk=risk, level=level_of(risk), effective_seconds=effective)
+    flags = [_as_learner_level(flag, summary.learner_id, learner_course, voiding) for flag in flags]
+    credited = 0.0 if unwatched else score.credited()
+    return msgspec.structs.replace(score, flags=flags, risk=fuse(flags), level=level_of(fuse(flags)),
+                                   effective_seconds=standing_seconds(credited, flags), credited_seconds=credited)
+
+
+def _as_learner_level(flag: Flag, learner_id: str, learner_course: LearnerCourse | None, voiding: set[str]) -> Flag:
+    """The flag marked when it voids the session's time, and with its learner x course id
+    when its pattern is judged over the whole course (one ruling for every session)."""
+    changes: dict[str, object] = {}
+    if flag.pattern in voiding:
+        changes["voids_time"] = True
+    if flag.pattern in LEARNER_LEVEL_PATTERNS and learner_course is not None:
+        changes["flag_id"] = learner_flag_id(learner_id, learner_course.course_id, flag.pattern)
+    return msgspec.structs.replace(flag, **changes) if changes else flag
 
 
 def _verification_across(flags: list[Flag], session_id: str, summary: SessionSummary,
-                         learner_course: LearnerCourse, t: Thresholds) -> tuple[list[Flag], bool]:
+                         learner_course: LearnerCourse, t: Thresholds) -> tuple[list[Flag], set[str], bool]:
     """Challenge evidence over the learner's sessions of the course (a bot guesses, or is not
     there, in every sitting), and misses explained by the learner acting in another session.
-    Returns the flags and whether the session's time no longer stands."""
-    zero = False
+    Returns the flags, the patterns whose flags void the session's time, and whether the
+    time goes without a flag (nobody watched here)."""
+    voided: set[str] = set()
     reasons = {r.code for f in flags for r in f.reasons}
     sessions = list(learner_course.sessions.values())
     if summary.link.graded and "checkpoints_at_chance" not in reasons:
@@ -163,13 +177,15 @@ def _verification_across(flags: list[Flag], session_id: str, summary: SessionSum
                                  sum(s.link.chance for s in sessions), t,
                                  f"checkpoint questions over this learner's {len(sessions)} sessions")
         if across:
-            flags, zero = _merged(flags, session_id, "scripted_playback", across, summary), True
+            flags = _merged(flags, session_id, "scripted_playback", across, summary)
+            voided.add("scripted_playback")
     if summary.link.missed_playing and "challenges_missed_while_playing" not in reasons:
         across = missed_across(learner_course, t)
         if across:
-            flags, zero = _merged(flags, session_id, "scripted_playback", across, summary), True
+            flags = _merged(flags, session_id, "scripted_playback", across, summary)
+            voided.add("scripted_playback")
     flags, elsewhere = _misses_explained(flags, session_id, summary, learner_course)
-    return flags, zero or elsewhere
+    return flags, voided, elsewhere
 
 
 def missed_across(learner_course: LearnerCourse, t: Thresholds) -> list[Evidence]:

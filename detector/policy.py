@@ -48,8 +48,27 @@ def fuse_evidence(evidence: Iterable[tuple[float, bool]]) -> float:
 
 
 def fuse(flags: Iterable[Any]) -> float:
-    """Risk of a session from its flags (anything with ``confidence`` and ``misconduct``)."""
-    return fuse_evidence((flag.confidence, flag.misconduct) for flag in flags)
+    """Risk of a session from its standing flags (anything with ``confidence``,
+    ``misconduct`` and ``stands``): a dismissed flag adds nothing."""
+    return fuse_evidence((flag.confidence, flag.misconduct) for flag in flags if flag.stands)
+
+
+def standing_seconds(credited: float, flags: Iterable[Any]) -> float:
+    """Study time that stands: what the session credits before any flag, less the media
+    time standing misconduct flags explain, and none while a standing flag voids it (time
+    resting on another account's turn, another tab's clock or a recording). A flag a
+    supervisor dismissed takes nothing away.
+
+    >>> from learnguard.detector.base import Flag
+    >>> scripted = Flag("f-1", "scripted_playback", 0.9, [], 0.0, 1.0, suspect_media_seconds=600.0)
+    >>> standing_seconds(1000.0, [scripted]), standing_seconds(1000.0, [msgspec.structs.replace(scripted,
+    ...     status="dismissed")])
+    (400.0, 1000.0)
+    """
+    standing = [flag for flag in flags if flag.stands]
+    if any(flag.voids_time for flag in standing):
+        return 0.0
+    return round(max(0.0, credited - sum(flag.suspect_media_seconds for flag in standing if flag.misconduct)), 1)
 
 
 def level_of(risk: float) -> str:

@@ -10,7 +10,7 @@ import msgspec
 
 from learnguard.detector.base import Detector, Flag, SessionView
 from learnguard.detector.flooding import ScreenFloodingDetector
-from learnguard.detector.policy import Rules, fuse, level_of
+from learnguard.detector.policy import Rules, fuse, level_of, standing_seconds
 from learnguard.detector.scripted import ScriptedPlaybackDetector
 from learnguard.detector.verification import (
     Verification,
@@ -49,6 +49,12 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     online: dict | None = None
     link: LinkFacts | None = None  # what links the session to others (kept in its summary)
     verification: Verification | None = None  # what the platform's servers observed (v1.1)
+    # Study time before any flag takes from it, so a ruling can give it back (-1: a score
+    # stored before it was kept; its effective_seconds is all there is).
+    credited_seconds: float = -1.0
+
+    def credited(self) -> float:
+        return self.credited_seconds if self.credited_seconds >= 0 else self.effective_seconds
 
 
 def default_detectors() -> list[Detector]:
@@ -56,12 +62,11 @@ def default_detectors() -> list[Detector]:
     return [ScriptedPlaybackDetector(), ScreenFloodingDetector()]
 
 
-def effective_seconds(state: SessionState, course: CourseInfo, flags: list[Flag]) -> float:
-    """Watched media, capped by credited wall time × max_rate, minus what flags explain."""
+def credited_seconds(state: SessionState, course: CourseInfo) -> float:
+    """Watched media (as far as the servers delivered it), capped by credited wall time ×
+    max_rate: the study time before any flag takes from it."""
     media = capped_by_delivery(state, watched_media_seconds(state))
-    cap = credited_wall_seconds(state) * course.max_rate
-    suspect = sum(flag.suspect_media_seconds for flag in flags if flag.misconduct)
-    return max(0.0, min(media, cap) - suspect)
+    return min(media, credited_wall_seconds(state) * course.max_rate)
 
 
 def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[Detector], rules: Rules,
@@ -73,6 +78,7 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
                        thresholds=rules.thresholds)
     flags = [flag for detector in detectors for flag in detector.detect(view)]
     risk = fuse(flags)
+    credited = credited_seconds(done, course)
     notes: list[str] = []
     if not course.described:
         notes.append(f"course {state.course_id} is not described: no deadline or video durations "
@@ -81,7 +87,8 @@ def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[De
         notes.append(f"{done.late_events} events arrived after later events had been processed")
     score = SessionScore(risk=risk, level=level_of(risk), flags=flags,
                          claimed_seconds=round(done.claimed_seconds, 1),
-                         effective_seconds=round(effective_seconds(done, course, flags), 1),
+                         effective_seconds=standing_seconds(credited, flags),
+                         credited_seconds=round(credited, 1),
                          events=done.applied_events, model_version=MODEL_VERSION, notes=notes,
                          first_ts=done.first_ts, last_ts=done.last_ts,
                          ended=done.counts.get("session_end", 0) > 0,

@@ -46,18 +46,29 @@ def complete_score(store: Store, record: SessionRecord, rules: Rules) -> Session
 
 def reviewed_score(store: Store, record: SessionRecord, rules: Rules
                    ) -> tuple[SessionScore, dict[str, list[Review]]]:
-    """The complete score with each flag's latest ruling as its status, and the histories.
+    """The complete score with each flag's latest ruling as its status (and counted: a
+    dismissed flag no longer adds risk or takes study time), and the histories.
 
     Every flag shown is registered by id, so a supervisor can review it.
     """
-    score = complete_score(store, record, rules)
-    if not score.flags:
-        return score, {}
-    state = record.state
-    store.flags.register({flag.flag_id: FlagRef(state.session_id, state.learner_id, state.course_id, state.org_id,
-                                                flag.pattern) for flag in score.flags})
-    reviews = store.flags.reviews_of([flag.flag_id for flag in score.flags])
-    return with_statuses(score, {fid: history[-1].decision for fid, history in reviews.items()}), reviews
+    return reviewed_scores(store, [record], rules)[record.state.session_id]
+
+
+def reviewed_scores(store: Store, records: list[SessionRecord], rules: Rules
+                    ) -> dict[str, tuple[SessionScore, dict[str, list[Review]]]]:
+    """``reviewed_score`` of several sessions, registering and reading rulings in one trip each."""
+    scores = {record.state.session_id: (record.state, complete_score(store, record, rules)) for record in records}
+    refs = {flag.flag_id: FlagRef(state.session_id, state.learner_id, state.course_id, state.org_id, flag.pattern)
+            for state, score in scores.values() for flag in score.flags}
+    if not refs:
+        return {sid: (score, {}) for sid, (_, score) in scores.items()}
+    store.flags.register(refs)
+    reviews = store.flags.reviews_of(sorted(refs))
+    out: dict[str, tuple[SessionScore, dict[str, list[Review]]]] = {}
+    for sid, (_, score) in scores.items():
+        mine = {flag.flag_id: reviews[flag.flag_id] for flag in score.flags if flag.flag_id in reviews}
+        out[sid] = with_statuses(score, {fid: history[-1].decision for fid, history in mine.items()}), mine
+    return out
 
 
 def course_fit(store: Store, course_id: str) -> RaschFit | None:
@@ -88,7 +99,9 @@ def learner_portrait(store: Store, learner_id: str, course_id: str | None, rules
         records = store.sessions.load_records(shard, sorted(learner_course.sessions))
         course = store.courses.get(cid)
         info = rules.course(course)
-        sessions = {sid: (finalized(record.state, rules.playback(info)), complete_score(store, record, rules))
-                    for sid, record in records.items() if record.score is not None}
+        scored = [record for record in records.values() if record.score is not None]
+        reviewed = reviewed_scores(store, scored, rules)
+        sessions = {record.state.session_id: (finalized(record.state, rules.playback(info)),
+                                              reviewed[record.state.session_id][0]) for record in scored}
         entries.append(assess(learner_course, sessions, course, info, course_fit(store, cid), rules.thresholds))
     return (org_id, entries) if entries else None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
+
 from learnguard.detector.base import Flag
 from learnguard.detector.context import cramming_of
 from learnguard.detector.policy import Rules
@@ -17,19 +19,34 @@ from learnguard.detector.records import LearnerCourse, Review
 from learnguard.features.course import CourseInfo
 from learnguard.features.orgs import org_covers
 from learnguard.service.keys import shard_of
-from learnguard.service.readside import reviewed_score
+from learnguard.service.readside import reviewed_scores
 from learnguard.service.store import Store
 
 
 @dataclass
 class ReportFlag:
+    """A flag of a learner x course; a learner-level flag (cramming, sharing) is one entry
+    spanning every session it touches, with one ruling."""
+
     session_id: str
     flag: Flag
     reviews: list[Review]
+    sessions: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
         return self.flag.status
+
+    @property
+    def stands(self) -> bool:
+        return self.flag.stands
+
+    def absorb(self, session_id: str, flag: Flag) -> None:
+        """Another session of the same learner-level flag: its span and confidence join."""
+        self.sessions.append(session_id)
+        self.flag = msgspec.structs.replace(self.flag, start=min(self.flag.start, flag.start),
+                                            end=max(self.flag.end, flag.end),
+                                            confidence=max(self.flag.confidence, flag.confidence))
 
 
 @dataclass
@@ -45,11 +62,22 @@ class LearnerCourseReport:
 
     @property
     def risk(self) -> float:
-        return max((f.flag.confidence for f in self.flags if f.flag.misconduct), default=0.0)
+        """The strongest standing misconduct flag (a dismissed flag no longer counts)."""
+        return max((f.flag.confidence for f in self.flags if f.flag.misconduct and f.stands), default=0.0)
 
     @property
     def patterns(self) -> list[str]:
         return sorted({f.flag.pattern for f in self.flags})
+
+    @property
+    def misconduct(self) -> bool:
+        """Whether a misconduct flag stands (cramming is learning quality, not a violation)."""
+        return any(f.flag.misconduct and f.stands for f in self.flags)
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether a supervisor confirmed a misconduct flag."""
+        return any(f.flag.misconduct and f.status == "confirmed" for f in self.flags)
 
 
 def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
@@ -93,12 +121,19 @@ def learner_course_reports(store: Store, rules: Rules, caller_org: str | None, o
                                          last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0))
             candidates = _candidates(lc, info, rules, shared, linked)
             records = store.sessions.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
-            for sid, record in sorted(records.items()):
-                if record.score is None:
-                    continue
-                score, reviews = reviewed_score(store, record, rules)
-                report.flags += [ReportFlag(sid, flag, reviews.get(flag.flag_id, [])) for flag in score.flags]
-                if not lc.sessions[sid].misconduct and score.effective_seconds < lc.sessions[sid].effective_seconds:
-                    report.effective_seconds -= lc.sessions[sid].effective_seconds - score.effective_seconds
+            scored = [record for _, record in sorted(records.items()) if record.score is not None]
+            by_id: dict[str, ReportFlag] = {}
+            for sid, (score, reviews) in reviewed_scores(store, scored, rules).items():
+                for flag in score.flags:
+                    if flag.flag_id in by_id:
+                        by_id[flag.flag_id].absorb(sid, flag)
+                    else:
+                        by_id[flag.flag_id] = ReportFlag(sid, flag, reviews.get(flag.flag_id, []), [sid])
+                # the summary counted the worker's view of the session; the read side's stands
+                summary = lc.sessions[sid]
+                stored = 0.0 if summary.misconduct else summary.effective_seconds
+                stands = 0.0 if any(f.misconduct and f.stands for f in score.flags) else score.effective_seconds
+                report.effective_seconds += stands - stored
+            report.flags = list(by_id.values())
             reports.append(report)
     return reports

@@ -1,4 +1,10 @@
-"""``/v1/flags/{id}`` (contract §5): a flag with its evidence, and supervisors' rulings on it."""
+"""``/v1/flags/{id}`` (contract §5): a flag with its evidence, supervisors' rulings on it
+(one flag or a selection), and the learner's appeal.
+
+Rulings count (``readside.reviewed_score``): a dismissed flag adds no risk and takes no
+study time; an appeal puts a ruled flag back in the queue as ``appealed`` (it stands
+meanwhile) with the learner's statement. Every ruling and appeal is kept, with who and when.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,19 @@ from fastapi import APIRouter, Request, Response
 from learnguard.api.bodies import decode_json, read_body
 from learnguard.api.deps import Caller, CallerDep, RulesDep, SettingsDep, StoreDep
 from learnguard.api.present import review_public, visible_reasons
-from learnguard.api.schemas import FlagDetailPublic, ReviewRequest, documented
+from learnguard.api.schemas import (
+    AppealRequest,
+    BulkReviewError,
+    BulkReviewRequest,
+    BulkReviewResult,
+    FlagDetailPublic,
+    ReviewRequest,
+    documented,
+)
 from learnguard.api.timefmt import rfc3339
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import Review
-from learnguard.errors import NotFound
+from learnguard.errors import Forbidden, NotFound
 from learnguard.service.keys import shard_of
 from learnguard.service.readside import reviewed_score
 from learnguard.service.store import Store
@@ -59,6 +73,45 @@ async def review(flag_id: str, request: Request, caller: CallerDep, store: Store
     reviews = store.flags.add_review(flag_id, Review(decision=body.decision, note=body.note[:2000],
                                                      by_key=caller.key.key_id, by_name=caller.key.name,
                                                      at=time.time()))
+    return _answer(_flag_detail(store, rules, flag_id, caller, reviews))
+
+
+@router.post("/flags/review", summary="Confirm or dismiss a selection of flags with one ruling",
+             **documented(BulkReviewResult, body=BulkReviewRequest, errors=(400, 401, 403, 413, 422, 503)))
+async def review_many(request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+                      rules: RulesDep) -> Response:
+    """Each flag is ruled on its own: one unknown or outside the caller's subtree is listed
+    in ``errors`` and does not stop the others."""
+    caller.require("reviews")
+    body = decode_json(await read_body(request, settings), BulkReviewRequest,
+                       '{"flag_ids": ["f-…", …], "decision": "confirmed" | "dismissed", "note": "…"}')
+    result = BulkReviewResult(items=[], errors=[])
+    at = time.time()
+    for flag_id in dict.fromkeys(body.flag_ids):
+        try:
+            _flag_detail(store, rules, flag_id, caller, [])
+        except (NotFound, Forbidden) as exc:
+            result.errors.append(BulkReviewError(flag_id=flag_id, status=exc.status, detail=str(exc)))
+            continue
+        reviews = store.flags.add_review(flag_id, Review(decision=body.decision, note=body.note[:2000],
+                                                         by_key=caller.key.key_id, by_name=caller.key.name, at=at))
+        result.items.append(_flag_detail(store, rules, flag_id, caller, reviews))
+    return Response(msgspec.json.encode(result), media_type="application/json")
+
+
+@router.post("/flags/{flag_id}/appeal", summary="Appeal a flag with the learner's statement (back in the queue)",
+             **documented(FlagDetailPublic, body=AppealRequest, errors=(400, 401, 403, 404, 413, 422, 503)))
+async def appeal(flag_id: str, request: Request, caller: CallerDep, store: StoreDep, settings: SettingsDep,
+                 rules: RulesDep) -> Response:
+    """The flag's status becomes ``appealed`` until a supervisor rules again; the statement
+    and who passed it on are kept in its history."""
+    caller.require("appeals")
+    body = decode_json(await read_body(request, settings), AppealRequest,
+                       '{"statement": "what the learner says", "on_behalf_of": "who asked (optional)"}')
+    _flag_detail(store, rules, flag_id, caller, [])
+    by = caller.key.name + (f" for {body.on_behalf_of[:200]}" if body.on_behalf_of else "")
+    reviews = store.flags.add_review(flag_id, Review(decision="appealed", note=body.statement, by_key=caller.key.key_id,
+                                                     by_name=by, at=time.time()))
     return _answer(_flag_detail(store, rules, flag_id, caller, reviews))
 
 

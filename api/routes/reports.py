@@ -55,7 +55,9 @@ def _time(value: str | None, name: str) -> float | None:
 
 
 def _keep(flag: ReportFlag, pattern: str | None, status: str | None, since: float | None, until: float | None) -> bool:
-    return ((pattern is None or flag.flag.pattern == pattern) and (status is None or flag.status == status)
+    """Whether a flag is listed: a dismissed flag only when dismissed ones are asked for."""
+    return ((pattern is None or flag.flag.pattern == pattern)
+            and (flag.stands if status is None else flag.status == status)
             and (since is None or flag.flag.end >= since) and (until is None or flag.flag.start <= until))
 
 
@@ -63,7 +65,7 @@ def _keep(flag: ReportFlag, pattern: str | None, status: str | None, since: floa
             **documented(FlaggedPage, csv=True, errors=(400, 401, 403, 422, 503)))
 def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep,
             org_id: str | None = None, course_id: str | None = None, pattern: str | None = None,
-            status: Literal["open", "confirmed", "dismissed"] | None = None,
+            status: Literal["open", "confirmed", "dismissed", "appealed"] | None = None,
             since: str | None = None, until: str | None = None,
             min_risk: Annotated[float, Query(ge=0, le=1)] = 0.0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> Response:
@@ -76,13 +78,14 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
     items: list[FlaggedLearner] = []
     for report in learner_course_reports(store, rules, caller.key.org, org_id, course_id):
         kept = [f for f in report.flags if _keep(f, pattern, status, start, end)]
-        risk = max((f.flag.confidence for f in kept if f.flag.misconduct),
-                   default=max((min(f.flag.confidence, NON_MISCONDUCT_CAP) for f in kept), default=0.0))
+        standing = [f for f in kept if f.stands]
+        risk = max((f.flag.confidence for f in standing if f.flag.misconduct),
+                   default=max((min(f.flag.confidence, NON_MISCONDUCT_CAP) for f in standing), default=0.0))
         if kept and risk >= min_risk:
             items.append(FlaggedLearner(
                 learner_id=report.learner_id, org_id=report.org_id, course_id=report.course_id, risk=round(risk, 4),
                 patterns=sorted({f.flag.pattern for f in kept}),
-                flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers) for f in kept],
+                flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers, f.sessions) for f in kept],
                 first_seen=rfc3339(min(f.flag.start for f in kept)), last_seen=rfc3339(max(f.flag.end for f in kept))))
     items.sort(key=lambda item: (-item.risk, item.learner_id, item.course_id))
     page = items[offset:offset + limit]
@@ -137,8 +140,7 @@ def orgs(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None 
         tally = tallies.setdefault(report.org_id, UnitTally(report.org_id))
         tally.add(report.learner_id, max(0.0, report.effective_seconds) / 3600,
                   course.required_hours if course and course.required_hours else None,
-                  flagged=any(f.flag.misconduct for f in report.flags),
-                  confirmed=any(f.status == "confirmed" for f in report.flags))
+                  flagged=report.misconduct, confirmed=report.confirmed)
     items, rule = rank_units(list(tallies.values()))
     ranking = UnitRanking(items=[msgspec.convert(item, UnitRank) for item in items], ranked_by=rule)
     return Response(msgspec.json.encode(ranking), media_type="application/json")
@@ -156,7 +158,7 @@ def trend(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None
             day = rfc3339(summary.first_ts)[:10]
             entry = days.setdefault(day, TrendDay(day=day, sessions=0, flagged={}, share={}))
             entry.sessions += 1
-            for pattern in {f.flag.pattern for f in report.flags if f.session_id == sid}:
+            for pattern in {f.flag.pattern for f in report.flags if sid in f.sessions and f.stands}:
                 entry.flagged[pattern] = entry.flagged.get(pattern, 0) + 1
     items = sorted(days.values(), key=lambda d: d.day)
     for entry in items:
