@@ -27,6 +27,7 @@ from learnguard.api.routes import (
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
 from learnguard.service.redis_conn import revive_embedded
+from learnguard.service.reports import REFRESH_BATCH, refresh_rows
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
 from learnguard.settings import Settings, get_settings
@@ -49,6 +50,26 @@ def _start_watchdog(store: Store, settings: Settings, stop: threading.Event) -> 
     return thread
 
 
+def _start_row_refresher(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Keep the supervisors' report rows current in the background: recompute the dirty
+    ones in batches (several API processes share the work: each takes its own rows)."""
+    rules = rules_from(settings)
+
+    def refresh() -> None:
+        while not stop.is_set():
+            try:
+                busy = refresh_rows(store, rules, REFRESH_BATCH)
+            except Exception:  # noqa: BLE001 - a store hiccup; the marks stay, the next round retries
+                log.exception("could not refresh report rows")
+                busy = 0
+            if not busy:
+                stop.wait(0.5)
+
+    thread = threading.Thread(target=refresh, name="learnguard-rows", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None,
                workers: int = 0) -> FastAPI:
     """Build the app. ``workers`` stream workers run in threads beside the API (``serve``)."""
@@ -65,6 +86,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         threads = []
         if opened_here and not settings.redis_url:
             threads.append(_start_watchdog(app.state.store, settings, stop))
+        threads.append(_start_row_refresher(app.state.store, settings, stop))
         for _ in range(workers):
             worker = Worker(app.state.store.on_same_connection(settings), settings)
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)

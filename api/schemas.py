@@ -147,6 +147,21 @@ class AppealRequest(msgspec.Struct):
     on_behalf_of: str = ""
 
 
+class RebuildPublic(msgspec.Struct):
+    total: int
+    done: int
+
+
+class RowsStatusPublic(msgspec.Struct):
+    """``GET /v1/reports/status``: report rows stored, waiting to be recomputed, the model
+    they were built with, and the rebuild the last model change started."""
+
+    rows: int
+    pending: int
+    model: str | None
+    rebuild: RebuildPublic | None
+
+
 class ReportFlagPublic(FlagPublic, kw_only=True):
     """A flag in a report, with its session and review history. A learner-level flag
     (cramming, account sharing) is one entry for the learner x course: ``sessions`` lists
@@ -298,7 +313,7 @@ PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePu
           CoursePublic, LearnerPublic, ReviewRequest, BulkReviewRequest, BulkReviewResult, AppealRequest,
           FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
-          HealthPublic)
+          HealthPublic, RowsStatusPublic)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorPublic", "type": "object", "required": ["error"],

@@ -3,7 +3,7 @@
 The worker stores each session's own score; what depends on other sessions or on a
 promoted model is added when a score is read (so a promotion or a new session of the
 learner shows at once): the context detectors (``with_context``), the active model's
-evidence (``with_model``) and the supervisors' rulings (``with_statuses``).
+evidence (``with_models``, one model call for many sessions) and the supervisors' rulings (``with_statuses``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from learnguard.detector.context import with_context
 from learnguard.detector.linking import LinkSight
 from learnguard.detector.policy import NON_MISCONDUCT_CAP, Rules, fuse, level_of, standing_seconds
 from learnguard.detector.records import LearnerCourse, SessionSummary, summary_of
-from learnguard.detector.scoring import SessionScore
+from learnguard.detector.scoring import ModelEvidence, SessionScore
 from learnguard.features.course import CourseInfo
 from learnguard.features.session import SessionState, finalized
 from learnguard.features.vector import session_features
@@ -34,9 +34,7 @@ class ModelCard(Protocol):
 
 
 class SessionModelLike(Protocol):
-    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
-
-    def percentile(self, X: np.ndarray) -> np.ndarray: ...
+    def evidence(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def session_summary(state: SessionState, score: SessionScore, learner_course: LearnerCourse | None
@@ -67,19 +65,27 @@ def model_confidence(probability: Any, learned: bool) -> Any:
     return float(capped) if np.ndim(capped) == 0 else capped
 
 
-def model_flag(state: SessionState, score: SessionScore, model: SessionModelLike, card: ModelCard
+def ask_model(states: list[SessionState], model: SessionModelLike, version: str) -> list[ModelEvidence]:
+    """The model's evidence on finalised sessions, in one model call (a call costs
+    milliseconds, whatever its rows)."""
+    if not states:
+        return []
+    probabilities, percentiles = model.evidence(matrix([session_features(state) for state in states]))
+    return [ModelEvidence(version, round(float(p), 6), round(float(pct), 6))
+            for p, pct in zip(probabilities, percentiles, strict=True)]
+
+
+def model_flag(session_id: str, score: SessionScore, evidence: ModelEvidence, card: ModelCard
                ) -> tuple[list[Flag], dict[str, Any]]:
-    """The model's view of a finalised session: a flag when it finds it unusual, and a trace.
+    """The model's evidence as a flag (when it finds the session unusual) and a trace.
 
     An unsupervised model's flag is not misconduct and its confidence is capped at
     ``NON_MISCONDUCT_CAP``: it points an analyst at a session, it accuses no one. A model
     learned from supervisors' rulings (``semi``) counts as misconduct evidence.
     """
-    X = matrix([session_features(state)])
     learned = card.kind == "semi"
-    confidence = model_confidence(float(model.predict_proba(X)[0]), learned)
-    percentile = float(model.percentile(X)[0])
-    trace = {"version": card.version, "kind": card.kind, "percentile": round(percentile, 4),
+    confidence = model_confidence(evidence.probability, learned)
+    trace = {"version": card.version, "kind": card.kind, "percentile": round(evidence.percentile, 4),
              "confidence": round(confidence, 4)}
     if confidence <= 0:
         return [], trace
@@ -87,21 +93,38 @@ def model_flag(state: SessionState, score: SessionScore, model: SessionModelLike
             else "unsupervised: points an analyst at the session, accuses no one")
     reason = Reason("model_unusual_session",
                     f"model {card.version} ({card.kind}, {what}) finds this session more unusual than "
-                    f"{percentile:.1%} of the {card.training.get('sessions', '?')} sessions it was trained on; "
-                    f"confidence {confidence:.2f}", round(percentile, 4), 0.99)
-    return [Flag(flag_id=flag_id_for(state.session_id, "anomalous_session"), pattern="anomalous_session",
+                    f"{evidence.percentile:.1%} of the {card.training.get('sessions', '?')} sessions it was trained "
+                    f"on; confidence {confidence:.2f}", round(evidence.percentile, 4), 0.99)
+    return [Flag(flag_id=flag_id_for(session_id, "anomalous_session"), pattern="anomalous_session",
                  confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts,
                  misconduct=learned)], trace
 
 
-def with_model(state: SessionState, score: SessionScore, course: CourseInfo, rules: Rules,
-               model: SessionModelLike, card: ModelCard) -> SessionScore:
-    """The score with the active model's evidence fused in."""
-    flags, trace = model_flag(finalized(state, rules.playback(course)), score, model, card)
-    merged = score.flags + flags
-    risk = fuse(merged)
-    return msgspec.structs.replace(score, flags=merged, risk=risk, level=level_of(risk),
-                                   model_version=f"{score.model_version}+{card.version}", model=trace)
+def evidence_missing(scores: list[SessionScore], version: str) -> list[int]:
+    """Which scores carry no evidence of ``version`` (scored before it was promoted)."""
+    return [i for i, score in enumerate(scores)
+            if score.model_evidence is None or score.model_evidence.version != version]
+
+
+def model_evidence(states: list[SessionState], courses: list[CourseInfo], rules: Rules, model: SessionModelLike,
+                   version: str) -> list[ModelEvidence]:
+    """``ask_model`` on the sessions finalised as their courses fold them."""
+    return ask_model([finalized(state, rules.playback(course)) for state, course in zip(states, courses, strict=True)],
+                     model, version)
+
+
+def with_models(states: list[SessionState], scores: list[SessionScore], evidence: list[ModelEvidence],
+                card: ModelCard) -> list[SessionScore]:
+    """Each score with the model's evidence on it fused in."""
+    out = []
+    for state, score, known in zip(states, scores, evidence, strict=True):
+        flags, trace = model_flag(state.session_id, score, known, card)
+        merged = score.flags + flags
+        risk = fuse(merged)
+        out.append(msgspec.structs.replace(score, flags=merged, risk=risk, level=level_of(risk),
+                                           model_version=f"{score.model_version}+{card.version}",
+                                           model=trace, model_evidence=None))
+    return out
 
 
 def with_statuses(score: SessionScore, statuses: dict[str, str]) -> SessionScore:

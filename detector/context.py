@@ -17,7 +17,15 @@ import math
 
 import msgspec
 
-from learnguard.detector.base import LEARNER_LEVEL_PATTERNS, Evidence, Flag, Reason, combine, flag_id_for, learner_flag_id
+from learnguard.detector.base import (
+    LEARNER_LEVEL_PATTERNS,
+    Evidence,
+    Flag,
+    Reason,
+    combine,
+    flag_id_for,
+    learner_flag_id,
+)
 from learnguard.detector.linking import (
     MAX_LINKED,
     Linked,

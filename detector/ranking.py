@@ -6,7 +6,7 @@ rule printed with the list is the rule applied.
 >>> good, bad = UnitTally("a"), UnitTally("b")
 >>> good.add("l1", hours=5.0, required=4.0, flagged=False, confirmed=False)
 >>> bad.add("l2", hours=1.0, required=4.0, flagged=True, confirmed=False)
->>> [(item["org_id"], item["rank"]) for item in rank_units([bad, good])[0]]
+>>> [(item["org_id"], item["rank"]) for item in rank_units([bad.counts(), good.counts()])[0]]
 [('a', 1), ('b', 2)]
 """
 
@@ -47,17 +47,35 @@ class UnitTally:
             self.confirmed.add(learner_id)
 
 
-def rank_units(tallies: list[UnitTally]) -> tuple[list[dict[str, Any]], str]:
+    def counts(self) -> UnitCounts:
+        return UnitCounts(self.org_id, len(self.learners), len(self.active), len(self.complete), len(self.flagged),
+                          len(self.confirmed), self.hours)
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """A unit's tally as numbers: what the ranking reads (learners counted once each)."""
+
+    org_id: str
+    learners: int
+    active: int
+    complete: int
+    flagged: int
+    confirmed: int
+    hours: float
+
+
+def rank_units(units: list[UnitCounts]) -> tuple[list[dict[str, Any]], str]:
     """Units ranked best first, each with ``rank`` and ``list`` (honour, warning or None),
     and the rule they were ranked by."""
     items: list[dict[str, Any]] = []
-    for tally in tallies:
-        n = len(tally.learners)
-        items.append({"org_id": tally.org_id, "learners": n, "active_learners": len(tally.active),
-                      "effective_hours_per_learner": round(tally.hours / n, 2),
-                      "completion_rate": round(len(tally.complete) / n, 4),
-                      "flagged_rate": round(len(tally.flagged) / n, 4),
-                      "confirmed_rate": round(len(tally.confirmed) / n, 4)})
+    for unit in units:
+        n = unit.learners
+        items.append({"org_id": unit.org_id, "learners": n, "active_learners": unit.active,
+                      "effective_hours_per_learner": round(unit.hours / n, 2),
+                      "completion_rate": round(unit.complete / n, 4),
+                      "flagged_rate": round(unit.flagged / n, 4),
+                      "confirmed_rate": round(unit.confirmed / n, 4)})
     items.sort(key=lambda r: (-(r["completion_rate"] - r["flagged_rate"]), -r["effective_hours_per_learner"],
                               r["org_id"]))
     for rank, item in enumerate(items, start=1):

@@ -28,6 +28,16 @@ from learnguard.models.cohort import CohortView
 MODEL_VERSION = "patterns-1"
 
 
+class ModelEvidence(msgspec.Struct, array_like=True):
+    """What a model version said of a session: its outlier probability and the share of
+    training sessions less unusual. Kept with the score by the worker (and cached by the
+    read side for sessions scored before a promotion), so a read asks the model nothing."""
+
+    version: str
+    probability: float
+    percentile: float
+
+
 class SessionScore(msgspec.Struct, omit_defaults=True):
     """The computed answer for one session (stored beside the state by the worker)."""
 
@@ -52,6 +62,7 @@ class SessionScore(msgspec.Struct, omit_defaults=True):
     # Study time before any flag takes from it, so a ruling can give it back (-1: a score
     # stored before it was kept; its effective_seconds is all there is).
     credited_seconds: float = -1.0
+    model_evidence: ModelEvidence | None = None
 
     def credited(self) -> float:
         return self.credited_seconds if self.credited_seconds >= 0 else self.effective_seconds

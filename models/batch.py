@@ -121,6 +121,15 @@ class SessionModel:
         unsupervised = self._unsupervised(X)
         return np.searchsorted(self.train_unsupervised_, unsupervised, side="right") / len(self.train_unsupervised_)
 
+    def evidence(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict_proba(X), percentile(X))`` with the detectors run once (the read side
+        and the worker ask for both; each detector pass is most of a call's cost)."""
+        unsupervised = self._unsupervised(X)
+        pct = np.searchsorted(self.train_unsupervised_, unsupervised, side="right") / len(self.train_unsupervised_)
+        if self.classifier_ is not None:
+            return self.classifier_.predict_proba(np.column_stack([X, unsupervised]))[:, 1], pct
+        return np.clip((pct - 0.99) / 0.01, 0.0, 1.0), pct
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probability (0–1) that a row is an outlier: the semi model's classifier, or for an
         unsupervised model how far past the training 99th percentile the row lies. Fusion

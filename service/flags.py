@@ -9,6 +9,7 @@ import redis
 
 from learnguard.detector.records import FlagRef, Review
 from learnguard.service.keys import Keys
+from learnguard.service.rows import member as rows_member
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_ref = msgspec.msgpack.Decoder(FlagRef).decode
@@ -36,11 +37,17 @@ class FlagBook:
         return _decode_ref(raw) if raw else None
 
     def add_review(self, flag_id: str, review: Review) -> list[Review]:
-        """Append a review; returns the whole history, oldest first."""
-        pipe = self.client.pipeline(transaction=True)
+        """Append a review (or an appeal); returns the whole history, oldest first. The
+        flag's learner x course report row is marked stale: the ruling changes what counts."""
+        pipe = self.client.pipeline(transaction=False)
         pipe.rpush(self.keys.reviews(flag_id), _encode(review))
         pipe.lrange(self.keys.reviews(flag_id), 0, -1)
-        return [_decode_review(raw) for raw in pipe.execute()[1]]
+        pipe.get(self.keys.flag(flag_id))
+        _, history, raw_ref = pipe.execute()
+        if raw_ref:
+            ref = _decode_ref(raw_ref)
+            self.client.sadd(self.keys.rows_dirty(), rows_member(ref.course_id, ref.learner_id))
+        return [_decode_review(raw) for raw in history]
 
     def reviews_of(self, flag_ids: list[str]) -> dict[str, list[Review]]:
         if not flag_ids:

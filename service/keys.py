@@ -15,6 +15,8 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
+    {p}:{n}:mev:{version}         hash   session -> a model version's evidence, for sessions scored before
+                                         its promotion (30 days)
     {p}:device:{device}           hash   session -> learner and time span, per device
     {p}:net:{network}:{day}       hash   session -> summary, per /24 network and UTC day (linking)
     {p}:starts:{course}:{slot}    hash   session -> learner, start, network, browser, per 10-minute slot (farms)
@@ -37,6 +39,16 @@ deployment (tests use a random one and delete it afterwards).
     {p}:models:artifact:{version} hash   envelope, payload, signature
     {p}:models:active             string the active version
     {p}:models:history            list   every promotion and rollback (JSON), oldest first
+    {p}:rows:c:{course}           hash   learner -> report row of the learner x course (fixed-width record)
+    {p}:rows:f:{course}           hash   learner -> the row's flags (fixed-width records; rows with flags)
+    {p}:rows:m:{course}           hash   learner -> each session's start and standing patterns (records)
+    {p}:rows:d:{course}           hash   learner -> the row's flags with reasons and rulings (msgpack)
+    {p}:rows:orgs                 hash   unit -> its number in the records
+    {p}:rows:orgseq               string last unit number given
+    {p}:rows:dirty                set    course and learner of every row to recompute
+    {p}:rows:model                string the model version the rows were built with
+    {p}:rows:rebuild              string pairs marked by the running rebuild (its progress)
+    {p}:rows:busy                 zset   refreshes under way -> when they give up
 
 ``shard_of`` decides which shard a learner's keys live in.
 """
@@ -105,6 +117,9 @@ class Keys:
     def cohort(self, shard: int, course_id: str) -> str:
         return f"{self.shard_tag(shard)}:cohort:{course_id}"
 
+    def model_evidence(self, shard: int, version: str) -> str:
+        return f"{self.shard_tag(shard)}:mev:{version}"
+
     def learner_courses(self, shard: int, learner_id: str) -> str:
         return f"{self.shard_tag(shard)}:courses:{learner_id}"
 
@@ -157,6 +172,36 @@ class Keys:
         """The registry's keys: ``secret``, ``seq``, ``versions``, ``active``, ``history``,
         ``artifact:{version}``."""
         return f"{self.prefix}:models:{suffix}"
+
+    def rows(self, course_id: str) -> str:
+        return f"{self.prefix}:rows:c:{course_id}"
+
+    def rows_flags(self, course_id: str) -> str:
+        return f"{self.prefix}:rows:f:{course_id}"
+
+    def rows_marks(self, course_id: str) -> str:
+        return f"{self.prefix}:rows:m:{course_id}"
+
+    def rows_detail(self, course_id: str) -> str:
+        return f"{self.prefix}:rows:d:{course_id}"
+
+    def rows_orgs(self) -> str:
+        return f"{self.prefix}:rows:orgs"
+
+    def rows_org_seq(self) -> str:
+        return f"{self.prefix}:rows:orgseq"
+
+    def rows_dirty(self) -> str:
+        return f"{self.prefix}:rows:dirty"
+
+    def rows_model(self) -> str:
+        return f"{self.prefix}:rows:model"
+
+    def rows_busy(self) -> str:
+        return f"{self.prefix}:rows:busy"
+
+    def rows_rebuild(self) -> str:
+        return f"{self.prefix}:rows:rebuild"
 
     def pattern(self) -> str:
         """A SCAN pattern for every key of this prefix (used to clean up tests)."""

@@ -8,15 +8,24 @@ portraits, exports), so they all show the same flags with the same statuses.
 
 from __future__ import annotations
 
+from typing import cast
+
 import msgspec
 
 from learnguard.detector.assessment import assess, course_responses
-from learnguard.detector.compose import in_context, session_summary, with_model, with_statuses
+from learnguard.detector.compose import (
+    evidence_missing,
+    in_context,
+    model_evidence,
+    session_summary,
+    with_models,
+    with_statuses,
+)
 from learnguard.detector.context import needed_accounts
 from learnguard.detector.linking import probe_of
 from learnguard.detector.policy import Rules
 from learnguard.detector.records import FlagRef, Review, SessionRecord, summary_of
-from learnguard.detector.scoring import SessionScore
+from learnguard.detector.scoring import ModelEvidence, SessionScore
 from learnguard.features.session import finalized
 from learnguard.models.irt import RaschFit, fit_rasch
 from learnguard.service.courses import decode_course
@@ -28,20 +37,45 @@ RASCH_TTL_S = 300
 
 def complete_score(store: Store, record: SessionRecord, rules: Rules) -> SessionScore:
     """The stored score with cramming, account sharing, schedules and model evidence added."""
-    state, score = record.state, record.score
-    assert score is not None
-    probe = probe_of(summary_of(state, score), rules.thresholds)
-    learner_course, device_sessions, raw_course, sight = store.sessions.context_of(
-        state.learner_id, state.course_id, state.devices[:2], probe)
-    summary = session_summary(state, score, learner_course)
-    wanted = needed_accounts(state.session_id, summary, device_sessions, sight, rules.thresholds)
-    others = store.sessions.learner_courses_of(wanted, state.course_id)  # a second trip only when linked
-    course = rules.course(decode_course(raw_course))
-    result = in_context(state, score, learner_course, device_sessions, course, rules, sight, others)
+    return complete_scores(store, [record], rules)[0]
+
+
+def complete_scores(store: Store, records: list[SessionRecord], rules: Rules) -> list[SessionScore]:
+    """``complete_score`` of several sessions: the context read per session, the active
+    model asked once for all of them (a model call costs milliseconds, whatever its rows)."""
+    results: list[SessionScore] = []
+    courses = []
+    for record in records:
+        state, score = record.state, record.score
+        assert score is not None
+        probe = probe_of(summary_of(state, score), rules.thresholds)
+        learner_course, device_sessions, raw_course, sight = store.sessions.context_of(
+            state.learner_id, state.course_id, state.devices[:2], probe)
+        summary = session_summary(state, score, learner_course)
+        wanted = needed_accounts(state.session_id, summary, device_sessions, sight, rules.thresholds)
+        others = store.sessions.learner_courses_of(wanted, state.course_id)  # a second trip only when linked
+        course = rules.course(decode_course(raw_course))
+        courses.append(course)
+        results.append(in_context(state, score, learner_course, device_sessions, course, rules, sight, others))
     model, envelope = store.registry.active()  # pointer re-read at most every 2 s: no round trip per score
-    if model is None or envelope is None:
-        return result
-    return with_model(state, result, course, rules, model, envelope)
+    if model is None or envelope is None or not records:
+        return results
+    states = [record.state for record in records]
+    evidence = [score.model_evidence for score in results]
+    missing = evidence_missing(results, envelope.version)
+    if missing:  # scored before the promotion: cached by an earlier read, or asked once and cached
+        keys = [(shard_of(states[i].learner_id, store.shards), states[i].session_id) for i in missing]
+        cached = store.sessions.cached_evidence(envelope.version, keys)
+        unknown = [i for i, known in zip(missing, cached, strict=True) if known is None]
+        for i, known in zip(missing, cached, strict=True):
+            evidence[i] = known
+        asked = model_evidence([states[i] for i in unknown], [courses[i] for i in unknown], rules, model,
+                               envelope.version)
+        for i, known in zip(unknown, asked, strict=True):
+            evidence[i] = known
+        store.sessions.cache_evidence(envelope.version, {keys[missing.index(i)]: known
+                                                         for i, known in zip(unknown, asked, strict=True)})
+    return with_models(states, results, cast(list[ModelEvidence], evidence), envelope)
 
 
 def reviewed_score(store: Store, record: SessionRecord, rules: Rules
@@ -57,7 +91,8 @@ def reviewed_score(store: Store, record: SessionRecord, rules: Rules
 def reviewed_scores(store: Store, records: list[SessionRecord], rules: Rules
                     ) -> dict[str, tuple[SessionScore, dict[str, list[Review]]]]:
     """``reviewed_score`` of several sessions, registering and reading rulings in one trip each."""
-    scores = {record.state.session_id: (record.state, complete_score(store, record, rules)) for record in records}
+    scores = {record.state.session_id: (record.state, score)
+              for record, score in zip(records, complete_scores(store, records, rules), strict=True)}
     refs = {flag.flag_id: FlagRef(state.session_id, state.learner_id, state.course_id, state.org_id, flag.pattern)
             for state, score in scores.values() for flag in score.flags}
     if not refs:

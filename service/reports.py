@@ -1,37 +1,46 @@
-"""Supervisor reports composed when read: flagged learners and the ranking of units.
+"""The supervisors' report rows: computed, refreshed, stored.
 
-Both walk the learner x course records of the courses in scope (a roster per course),
-load full scores only for sessions that can carry a flag, and attach every flag's review
-history. Cost grows with the learners in scope; fine for a university's cadres, an index
-of flagged sessions is the next step for a province.
+Each learner x course has a report row (``service.rows``): its standing study time, its
+flags (complete — context, linking, model — with their rulings) and when each session
+started with the patterns standing on it. ``compute_rows`` builds rows the way a read of
+every score would, loading full scores only for sessions that can carry a flag and asking
+the model once per batch; ``refresh_rows`` recomputes the rows marked dirty;
+``ensure_current`` runs before a report is read (``service.report_queries``): it refreshes
+first when only a few rows are dirty (read-your-writes for a ruling or a small cohort) and
+otherwise lets the report read the stored rows while the refresher catches up.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import time
 
 import msgspec
+import numpy as np
 
 from learnguard.detector.base import Flag
 from learnguard.detector.context import cramming_of
-from learnguard.detector.policy import Rules
+from learnguard.detector.policy import PATTERNS, Rules
 from learnguard.detector.records import LearnerCourse, Review
 from learnguard.features.course import CourseInfo
-from learnguard.features.orgs import org_covers
 from learnguard.service.keys import shard_of
 from learnguard.service.readside import reviewed_scores
+from learnguard.service.rows import FLAG, MARK, ROW, STATUSES, StoredRow
 from learnguard.service.store import Store
 
+SYNC_REFRESH = 500     # a report refreshes this many dirty rows itself before it reads
+REFRESH_BATCH = 200    # rows a refresh computes per round (one model call for their sessions)
+BUSY_WAIT_S = 5.0      # how long a report waits for a refresh running elsewhere to write
 
-@dataclass
-class ReportFlag:
+
+class ReportFlag(msgspec.Struct, array_like=True):
     """A flag of a learner x course; a learner-level flag (cramming, sharing) is one entry
     spanning every session it touches, with one ruling."""
 
     session_id: str
     flag: Flag
     reviews: list[Review]
-    sessions: list[str] = field(default_factory=list)
+    sessions: list[str] = msgspec.field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -49,16 +58,26 @@ class ReportFlag:
                                             confidence=max(self.flag.confidence, flag.confidence))
 
 
-@dataclass
-class LearnerCourseReport:
+class SessionMark(msgspec.Struct, array_like=True):
+    """When a session started and the patterns standing on it (the trend counts these)."""
+
+    first_ts: float
+    patterns: list[str] = msgspec.field(default_factory=list)
+
+
+class LearnerCourseReport(msgspec.Struct, array_like=True):
+    """The report row of a learner x course."""
+
     learner_id: str
     org_id: str
     course_id: str
-    flags: list[ReportFlag] = field(default_factory=list)
+    flags: list[ReportFlag] = msgspec.field(default_factory=list)
     effective_seconds: float = 0.0
     sessions: int = 0
     first_ts: float = 0.0
     last_ts: float = 0.0
+    marks: list[SessionMark] = msgspec.field(default_factory=list)
+    built_at: float = 0.0
 
     @property
     def risk(self) -> float:
@@ -78,6 +97,13 @@ class LearnerCourseReport:
     def confirmed(self) -> bool:
         """Whether a supervisor confirmed a misconduct flag."""
         return any(f.flag.misconduct and f.status == "confirmed" for f in self.flags)
+
+    def related(self) -> set[str]:
+        """Other learners the row's flags name (their rows may change with this one)."""
+        return {r.learner_id for f in self.flags for reason in f.flag.reasons for r in reason.related}
+
+
+_decode_row = msgspec.msgpack.Decoder(LearnerCourseReport).decode
 
 
 def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
@@ -101,39 +127,155 @@ def _overlaps_elsewhere(session_id: str, learner_course: LearnerCourse) -> bool:
                for sid, other in learner_course.sessions.items() if sid != session_id)
 
 
-def learner_course_reports(store: Store, rules: Rules, caller_org: str | None, org_filter: str | None,
-                           course_id: str | None) -> list[LearnerCourseReport]:
-    """Every learner x course in scope, with its flags (complete, reviewed) attached."""
-    reports: list[LearnerCourseReport] = []
-    for cid in ([course_id] if course_id else store.sessions.course_ids()):
-        info = rules.course(store.courses.get(cid))
-        in_scope = [lc for lc in store.sessions.roster_learner_courses(cid)
-                    if org_covers(caller_org, lc.org_id) and (org_filter is None or org_covers(org_filter, lc.org_id))]
-        devices = sorted({s.device for lc in in_scope for s in lc.sessions.values() if s.device})
-        shared = {device for device, sessions in store.sessions.devices_sessions(devices).items()
-                  if len({s.learner_id for s in sessions.values()}) > 1}
-        linked = store.sessions.linked_sessions(cid, in_scope, rules.thresholds.farm_min_accounts)
-        for lc in in_scope:
-            report = LearnerCourseReport(lc.learner_id, lc.org_id, cid, sessions=len(lc.sessions),
-                                         effective_seconds=sum(s.effective_seconds for s in lc.sessions.values()
-                                                               if not s.misconduct),
-                                         first_ts=min((s.first_ts for s in lc.sessions.values()), default=0.0),
-                                         last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0))
-            candidates = _candidates(lc, info, rules, shared, linked)
-            records = store.sessions.load_records(shard_of(lc.learner_id, store.shards), sorted(candidates))
-            scored = [record for _, record in sorted(records.items()) if record.score is not None]
-            by_id: dict[str, ReportFlag] = {}
-            for sid, (score, reviews) in reviewed_scores(store, scored, rules).items():
-                for flag in score.flags:
-                    if flag.flag_id in by_id:
-                        by_id[flag.flag_id].absorb(sid, flag)
-                    else:
-                        by_id[flag.flag_id] = ReportFlag(sid, flag, reviews.get(flag.flag_id, []), [sid])
-                # the summary counted the worker's view of the session; the read side's stands
-                summary = lc.sessions[sid]
-                stored = 0.0 if summary.misconduct else summary.effective_seconds
-                stands = 0.0 if any(f.misconduct and f.stands for f in score.flags) else score.effective_seconds
-                report.effective_seconds += stands - stored
-            report.flags = list(by_id.values())
-            reports.append(report)
-    return reports
+def compute_rows(store: Store, rules: Rules, course_id: str, learner_courses: list[LearnerCourse]
+                 ) -> list[LearnerCourseReport]:
+    """The report rows of some learners of a course: flags complete and reviewed, study
+    time as the read side credits it, and each session's start with its standing patterns."""
+    info = rules.course(store.courses.get(course_id))
+    devices = sorted({s.device for lc in learner_courses for s in lc.sessions.values() if s.device})
+    shared = {device for device, sessions in store.sessions.devices_sessions(devices).items()
+              if len({s.learner_id for s in sessions.values()}) > 1}
+    linked = store.sessions.linked_sessions(course_id, learner_courses, rules.thresholds.farm_min_accounts)
+    wanted = {lc.learner_id: _candidates(lc, info, rules, shared, linked) for lc in learner_courses}
+    records = [record for lc in learner_courses for _, record in sorted(store.sessions.load_records(
+        shard_of(lc.learner_id, store.shards), sorted(wanted[lc.learner_id])).items()) if record.score is not None]
+    reviewed = reviewed_scores(store, records, rules)
+    now = time.time()
+    rows = []
+    for lc in learner_courses:
+        report = LearnerCourseReport(lc.learner_id, lc.org_id, course_id, sessions=len(lc.sessions),
+                                     effective_seconds=sum(s.effective_seconds for s in lc.sessions.values()
+                                                           if not s.misconduct),
+                                     first_ts=min((s.first_ts for s in lc.sessions.values()), default=0.0),
+                                     last_ts=max((s.last_ts for s in lc.sessions.values()), default=0.0),
+                                     built_at=now)
+        by_id: dict[str, ReportFlag] = {}
+        standing: dict[str, list[str]] = {}
+        for sid in sorted(wanted[lc.learner_id]):
+            if sid not in reviewed:
+                continue
+            score, reviews = reviewed[sid]
+            for flag in score.flags:
+                if flag.flag_id in by_id:
+                    by_id[flag.flag_id].absorb(sid, flag)
+                else:
+                    by_id[flag.flag_id] = ReportFlag(sid, flag, reviews.get(flag.flag_id, []), [sid])
+            standing[sid] = sorted({f.pattern for f in score.flags if f.stands})
+            # the summary counted the worker's view of the session; the read side's stands
+            summary = lc.sessions[sid]
+            stored = 0.0 if summary.misconduct else summary.effective_seconds
+            stands = 0.0 if any(f.misconduct and f.stands for f in score.flags) else score.effective_seconds
+            report.effective_seconds += stands - stored
+        report.flags = list(by_id.values())
+        report.marks = [SessionMark(s.first_ts, standing.get(sid, [])) for sid, s in sorted(lc.sessions.items())]
+        rows.append(report)
+    return rows
+
+
+def refresh_rows(store: Store, rules: Rules, limit: int = REFRESH_BATCH) -> int:
+    """Recompute up to ``limit`` dirty rows (all of them after a model change); returns how
+    many were recomputed. Learners a changed row names are marked in turn."""
+    book = store.rows
+    mark_after_model_change(store)
+    taken = book.take(limit)
+    if not taken:
+        return 0
+    token = book.busy(BUSY_WAIT_S * 6)
+    try:
+        done = 0
+        for course_id, learners in taken.items():
+            records = store.sessions.learner_courses_of(learners, course_id)
+            rows = compute_rows(store, rules, course_id, list(records.values()))
+            before = [decode_detail(raw) for raw in book.details_of(course_id, learners) if raw]
+            old = {row.learner_id: row for row in before}
+            numbers = book.org_numbers({row.org_id for row in rows})
+            book.write(course_id, {row.learner_id: stored_row(row, numbers[row.org_id]) for row in rows},
+                       [learner for learner in learners if learner not in records])
+            cascade = {(other, course_id) for row in rows if _flags_changed(old.get(row.learner_id), row)
+                       for other in row.related() if other != row.learner_id}
+            book.mark(cascade)
+            done += len(learners)
+        return done
+    finally:
+        book.idle(token)
+
+
+def mark_after_model_change(store: Store) -> bool:
+    """Every row dirty when the active model is not the one the rows were built with (a
+    rebuild whose progress ``rows_status`` reports); True when it marked them."""
+    book = store.rows
+    _, envelope = store.registry.active()  # the version the scores are composed with
+    version = envelope.version if envelope else ""
+    if book.built_for() == version:
+        return False
+    book.set_built_for(version)
+    book.set_rebuild_total(book.mark_courses(store.sessions.course_ids()))
+    return True
+
+
+def rows_status(store: Store) -> dict[str, object]:
+    """How current the rows are: stored, waiting, and the rebuild after the last model change."""
+    book = store.rows
+    mark_after_model_change(store)
+    total, pending = book.rebuild_total(), book.pending()
+    return {"rows": book.counts(store.sessions.course_ids()), "pending": pending,
+            "model": book.built_for() or None,
+            "rebuild": {"total": total, "done": max(0, total - pending)} if total else None}
+
+
+def _flags_changed(old: LearnerCourseReport | None, new: LearnerCourseReport) -> bool:
+    def key(row: LearnerCourseReport | None) -> set[tuple[str, str, float]]:
+        return {(f.flag.flag_id, f.status, f.flag.confidence) for f in row.flags} if row else set()
+    return key(old) != key(new)
+
+
+def ensure_current(store: Store, rules: Rules) -> None:
+    """Before a report is read: when only a few rows are stale (a ruling, a small cohort),
+    recompute them now and wait for a refresh running elsewhere, so a report shows what
+    was just done; when many are (a rebuild), read what is stored while the refresher works."""
+    book = store.rows
+    mark_after_model_change(store)
+    if book.pending() <= SYNC_REFRESH:
+        while refresh_rows(store, rules, SYNC_REFRESH):
+            pass
+        book.wait_idle(BUSY_WAIT_S)
+
+
+# -- rows as stored -------------------------------------------------------------------------
+REPORT_PATTERNS = (*PATTERNS, "anomalous_session")
+OTHER_PATTERN = 15  # the bit of a pattern this list does not know
+
+
+def pattern_number(pattern: str) -> int:
+    """The pattern's number in the records (its bit in a session mark).
+
+    >>> pattern_number("scripted_playback"), pattern_number("something_new")
+    (0, 15)
+    """
+    return REPORT_PATTERNS.index(pattern) if pattern in REPORT_PATTERNS else OTHER_PATTERN
+
+
+def learner_hash(learner_id: str) -> int:
+    """A learner as 64 bits, to count distinct learners in the records."""
+    return int.from_bytes(hashlib.blake2b(learner_id.encode(), digest_size=8).digest(), "little")
+
+
+def stored_row(report: LearnerCourseReport, org: int) -> StoredRow:
+    """A report row as its fixed-width records (``service.rows``) and its detail."""
+    row = np.zeros(1, dtype=ROW)
+    row[0] = (learner_hash(report.learner_id), org, report.sessions, max(0.0, report.effective_seconds),
+              report.first_ts, report.last_ts, report.misconduct, report.confirmed)
+    flags = np.zeros(len(report.flags), dtype=FLAG)
+    for index, item in enumerate(report.flags):
+        status = STATUSES.index(item.status) if item.status in STATUSES else 0
+        flags[index] = (org, pattern_number(item.flag.pattern), status, item.flag.misconduct, item.flag.confidence,
+                        item.flag.start, item.flag.end)
+    marks = np.zeros(len(report.marks), dtype=MARK)
+    for index, mark in enumerate(report.marks):
+        marks[index] = (org, mark.first_ts, sum(1 << pattern_number(p) for p in set(mark.patterns)))
+    return StoredRow(row.tobytes(), flags.tobytes(), marks.tobytes(),
+                     msgspec.msgpack.encode(report) if report.flags else b"")
+
+
+def decode_detail(raw: bytes) -> LearnerCourseReport:
+    return _decode_row(raw)

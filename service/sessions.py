@@ -15,13 +15,17 @@ import redis
 
 from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight, StartMark, start_mark
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
+from learnguard.detector.scoring import ModelEvidence
 from learnguard.service.keys import Keys, shard_of
+from learnguard.service.rows import member as rows_member
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_lc = msgspec.msgpack.Decoder(LearnerCourse).decode
 _decode_summary = msgspec.msgpack.Decoder(SessionSummary).decode
 _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
 _decode_mark = msgspec.msgpack.Decoder(StartMark).decode
+_decode_evidence = msgspec.msgpack.Decoder(ModelEvidence).decode
+EVIDENCE_TTL_S = 30 * 86400
 
 
 def decode_record(raw: bytes) -> SessionRecord:
@@ -90,7 +94,7 @@ class SessionIndex:
 
         All idempotent (a replay rewrites the same members), and written before the batch's
         commit: a worker killed in between redoes the batch, so no committed summary ever
-        lacks its index entries.
+        lacks its index entries. The pairs' report rows are marked dirty here too.
         """
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
@@ -109,6 +113,8 @@ class SessionIndex:
             member = f"{summary.learner_id}\x1f{session_id}"
             for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
                 pipe.sadd(self.keys.gesture(course_id, video, bucket), member)
+        if pairs:  # their report rows are stale (marked again after the commit: see service.rows)
+            pipe.sadd(self.keys.rows_dirty(), *{rows_member(course_id, learner_id) for learner_id, course_id in pairs})
         for learner_id, course_id in pairs:
             pipe.sadd(self.keys.learner_courses(shard, learner_id), course_id)
             pipe.sadd(self.keys.roster(course_id), learner_id)
@@ -199,6 +205,25 @@ class SessionIndex:
         keys = [self.keys.learner_course(shard_of(lid, self.shards), lid, course_id) for lid in learner_ids]
         raws = cast(list[Any], self.client.mget(keys))
         return {lid: _decode_lc(raw) for lid, raw in zip(learner_ids, raws, strict=True) if raw}
+
+    # -- model evidence of sessions scored before a promotion -------------------------------
+    def cached_evidence(self, version: str, keys: list[tuple[int, str]]) -> list[ModelEvidence | None]:
+        """What ``version`` said of each (shard, session), where a read asked it before."""
+        pipe = self.client.pipeline(transaction=False)
+        for shard, session_id in keys:
+            pipe.hget(self.keys.model_evidence(shard, version), session_id)
+        return [_decode_evidence(raw) if raw else None for raw in pipe.execute()]
+
+    def cache_evidence(self, version: str, found: dict[tuple[int, str], ModelEvidence]) -> None:
+        """Keep what ``version`` said of sessions (30 days: a later promotion makes it moot)."""
+        if not found:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for (shard, session_id), evidence in found.items():
+            pipe.hset(self.keys.model_evidence(shard, version), session_id, _encode(evidence))
+        for shard in {shard for shard, _ in found}:
+            pipe.expire(self.keys.model_evidence(shard, version), EVIDENCE_TTL_S)
+        pipe.execute()
 
     # -- the Rasch fit cache ---------------------------------------------------------------
     def cached_fit(self, course_id: str) -> bytes | None:

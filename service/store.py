@@ -27,6 +27,7 @@ from learnguard.service.limits import RateLimiter
 from learnguard.service.owners import OwnerBook
 from learnguard.service.redis_conn import connect, stop_embedded
 from learnguard.service.registry import Registry
+from learnguard.service.rows import RowBook
 from learnguard.service.sessions import SessionIndex
 from learnguard.service.streams import Streams
 from learnguard.settings import Settings
@@ -50,6 +51,7 @@ class Store:
         self.apikeys = KeyStore(client, keys)
         self.registry = Registry(client, keys)
         self.challenges = ChallengeBook(client, keys)
+        self.rows = RowBook(client, keys)
 
     @classmethod
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:

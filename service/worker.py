@@ -18,13 +18,16 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, defaultdict
+from typing import cast
 
 import msgspec
 
 from learnguard.detector.base import Detector
+from learnguard.detector.compose import model_evidence
 from learnguard.detector.pipeline import BatchEffects, SessionPipeline
 from learnguard.detector.policy import rules_from
 from learnguard.detector.records import SessionRecord
+from learnguard.detector.scoring import SessionScore
 from learnguard.features.course import CourseInfo
 from learnguard.features.events import Event
 from learnguard.models.cohort import CohortBaseline
@@ -250,6 +253,7 @@ class Worker:
         if last_id is None:
             self.streams.ack(shard, ack_ids)
             return 0
+        self._add_model_evidence(effects)
         try:
             return self._commit(shard, effects, last_id, applied_events, dead, ack_ids)
         except StoreError:
@@ -264,6 +268,25 @@ class Worker:
                 self._forget(shard)
                 self.needs_pending.add(shard)
             return 0
+
+    def _add_model_evidence(self, effects: BatchEffects) -> None:
+        """The active model's evidence on each session the batch changed, in one model call,
+        stored with the score: a read then asks the model nothing (model evidence is
+        computed once per session change, not once per read). A model that fails is
+        logged and skipped — the read side asks it then — and never holds up a shard."""
+        model, card = self.store.registry.active()
+        records = [effects.records[sid] for sid in sorted(effects.touched)
+                   if sid in effects.records and effects.records[sid].score is not None]
+        if model is None or card is None or not records:
+            return
+        states = [record.state for record in records]
+        try:
+            found = model_evidence(states, [self._course(s.course_id) for s in states], self.rules, model, card.version)
+        except Exception:  # noqa: BLE001 - evidence is an optimisation; the read side recomputes it
+            log.exception("model %s failed on a batch; its evidence is left to the read side", card.version)
+            return
+        for record, evidence in zip(records, found, strict=True):
+            record.score = msgspec.structs.replace(cast(SessionScore, record.score), model_evidence=evidence)
 
     def _decode(self, shard: int, entries: list[Entry]) -> list[Decoded]:
         """The entries not applied yet, each with its events or the error that decoding raised."""
@@ -337,6 +360,7 @@ class Worker:
                 self.applied[shard] = parse_stream_id(raw) if raw else None
             return 0
         self.applied[shard] = committed = parse_stream_id(last_id)
+        self.store.rows.mark(effects.changed_pairs)  # a refresh between the index marks and the commit saw old state
         if shard in self.isolating and committed >= self.isolating[shard]:
             del self.isolating[shard]
         self._keep_cached(shard, sizes)

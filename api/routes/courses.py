@@ -47,6 +47,7 @@ async def put_course(course_id: str, request: Request, caller: CallerDep, store:
                            "an org that contains every unit using it (a course is shared by an ancestor org)")
         store.owners.set_owner("course", course_id, course.org_id)
     store.courses.put(course_id, course)
+    store.rows.mark_courses([course_id])  # a new deadline or required hours changes its learners' rows
     return _answer(course_id, course, caller.key.role)
 
 

@@ -18,6 +18,7 @@ from learnguard.api.schemas import (
     ChallengeOutcome,
     FlaggedLearner,
     FlaggedPage,
+    RowsStatusPublic,
     TimelinePoint,
     TimelinePublic,
     TrendDay,
@@ -27,13 +28,13 @@ from learnguard.api.schemas import (
     documented,
 )
 from learnguard.api.timefmt import rfc3339
-from learnguard.detector.policy import NON_MISCONDUCT_CAP
-from learnguard.detector.ranking import UnitTally, rank_units
+from learnguard.detector.ranking import rank_units
 from learnguard.errors import BadRequest, NotFound
 from learnguard.features.session import FAILED, LATE, PASSED, SessionState
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.readside import reviewed_score
-from learnguard.service.reports import LearnerCourseReport, ReportFlag, learner_course_reports
+from learnguard.service.report_queries import FlagFilter, flagged_learners, trend_days, unit_counts
+from learnguard.service.reports import ensure_current, rows_status
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
 
@@ -54,13 +55,6 @@ def _time(value: str | None, name: str) -> float | None:
                          f"got {shown!r}") from exc
 
 
-def _keep(flag: ReportFlag, pattern: str | None, status: str | None, since: float | None, until: float | None) -> bool:
-    """Whether a flag is listed: a dismissed flag only when dismissed ones are asked for."""
-    return ((pattern is None or flag.flag.pattern == pattern)
-            and (flag.stands if status is None else flag.status == status)
-            and (since is None or flag.flag.end >= since) and (until is None or flag.flag.start <= until))
-
-
 @router.get("/reports/flagged", summary="Flagged learners, highest risk first (CSV with Accept: text/csv)",
             **documented(FlaggedPage, csv=True, errors=(400, 401, 403, 422, 503)))
 def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep,
@@ -75,22 +69,17 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
     except ValueError as exc:
         raise BadRequest("cursor: not a cursor this service gave out") from exc
-    items: list[FlaggedLearner] = []
-    for report in learner_course_reports(store, rules, caller.key.org, org_id, course_id):
-        kept = [f for f in report.flags if _keep(f, pattern, status, start, end)]
-        standing = [f for f in kept if f.stands]
-        risk = max((f.flag.confidence for f in standing if f.flag.misconduct),
-                   default=max((min(f.flag.confidence, NON_MISCONDUCT_CAP) for f in standing), default=0.0))
-        if kept and risk >= min_risk:
-            items.append(FlaggedLearner(
-                learner_id=report.learner_id, org_id=report.org_id, course_id=report.course_id, risk=round(risk, 4),
-                patterns=sorted({f.flag.pattern for f in kept}),
-                flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers, f.sessions) for f in kept],
-                first_seen=rfc3339(min(f.flag.start for f in kept)), last_seen=rfc3339(max(f.flag.end for f in kept))))
-    items.sort(key=lambda item: (-item.risk, item.learner_id, item.course_id))
-    page = items[offset:offset + limit]
+    ensure_current(store, rules)
+    found, total = flagged_learners(store, caller.key.org, org_id, course_id, FlagFilter(pattern, status, start, end),
+                                    min_risk, offset, limit)
+    page = [FlaggedLearner(
+        learner_id=item.row.learner_id, org_id=item.row.org_id, course_id=item.row.course_id, risk=item.risk,
+        patterns=sorted({f.flag.pattern for f in item.flags}),
+        flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers, f.sessions) for f in item.flags],
+        first_seen=rfc3339(min(f.flag.start for f in item.flags)),
+        last_seen=rfc3339(max(f.flag.end for f in item.flags))) for item in found if item.flags]
     next_cursor = (base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
-                   if offset + limit < len(items) else None)
+                   if offset + limit < total else None)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(_csv(page), media_type="text/csv; charset=utf-8",
                         headers={"X-Next-Cursor": next_cursor or ""})
@@ -118,30 +107,15 @@ def _csv(items: list[FlaggedLearner]) -> str:
     return out.getvalue()
 
 
-def _in_period(report: LearnerCourseReport, since: float | None, until: float | None) -> bool:
-    """Whether the learner studied the course at some time within the period."""
-    return (since is None or report.last_ts >= since) and (until is None or report.first_ts <= until)
-
-
 @router.get("/reports/orgs", summary="Ranking of units: honour and warning lists",
             **documented(UnitRanking, errors=(400, 401, 403, 422, 503)))
 def orgs(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
          course_id: str | None = None, since: str | None = None, until: str | None = None) -> Response:
     caller.require("reports")
     start, end = _time(since, "since"), _time(until, "until")
-    tallies: dict[str, UnitTally] = {}
-    courses = {}
-    for report in learner_course_reports(store, rules, caller.key.org, under, course_id):
-        if not _in_period(report, start, end):
-            continue
-        if report.course_id not in courses:
-            courses[report.course_id] = store.courses.get(report.course_id)
-        course = courses[report.course_id]
-        tally = tallies.setdefault(report.org_id, UnitTally(report.org_id))
-        tally.add(report.learner_id, max(0.0, report.effective_seconds) / 3600,
-                  course.required_hours if course and course.required_hours else None,
-                  flagged=report.misconduct, confirmed=report.confirmed)
-    items, rule = rank_units(list(tallies.values()))
+    ensure_current(store, rules)
+    units = unit_counts(store, caller.key.org, under, course_id, start, end)
+    items, rule = rank_units(units)
     ranking = UnitRanking(items=[msgspec.convert(item, UnitRank) for item in items], ranked_by=rule)
     return Response(msgspec.json.encode(ranking), media_type="application/json")
 
@@ -151,19 +125,19 @@ def orgs(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None 
 def trend(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
           course_id: str | None = None) -> Response:
     caller.require("reports")
-    days: dict[str, TrendDay] = {}
-    for report in learner_course_reports(store, rules, caller.key.org, under, course_id):
-        lc = store.sessions.load_learner_course(report.learner_id, report.course_id)
-        for sid, summary in (lc.sessions.items() if lc else []):
-            day = rfc3339(summary.first_ts)[:10]
-            entry = days.setdefault(day, TrendDay(day=day, sessions=0, flagged={}, share={}))
-            entry.sessions += 1
-            for pattern in {f.flag.pattern for f in report.flags if sid in f.sessions and f.stands}:
-                entry.flagged[pattern] = entry.flagged.get(pattern, 0) + 1
-    items = sorted(days.values(), key=lambda d: d.day)
-    for entry in items:
-        entry.share = {p: round(c / entry.sessions, 4) for p, c in entry.flagged.items()}
+    ensure_current(store, rules)
+    items = [TrendDay(day=day, sessions=sessions, flagged=flagged,
+                      share={p: round(c / sessions, 4) for p, c in flagged.items()})
+             for day, sessions, flagged in trend_days(store, caller.key.org, under, course_id)]
     return Response(msgspec.json.encode(TrendPublic(items=items)), media_type="application/json")
+
+
+@router.get("/reports/status", summary="How current the report rows are (and the rebuild after a model change)",
+            **documented(RowsStatusPublic, errors=(401, 403, 503)))
+def status(caller: CallerDep, store: StoreDep) -> Response:
+    caller.require("reports")
+    return Response(msgspec.json.encode(msgspec.convert(rows_status(store), RowsStatusPublic)),
+                    media_type="application/json")
 
 
 @router.get("/sessions/{session_id}/timeline", summary="Playback timeline of a session (evidence)",

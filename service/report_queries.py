@@ -1,0 +1,168 @@
+"""Reports read from the stored rows as fixed-width records (``service.rows``), with numpy:
+filtering, grouping and sorting a province's rows cost no Python per row. Only the page
+a supervisor sees is read as detail (flags with reasons and rulings).
+
+The answers are those of reading every learner × course's flags one by one (the tests
+compare them with each session's score): a dismissed flag is left out unless dismissed
+ones are asked for, risk is that of the standing flags, a learner counts once per unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from learnguard.detector.policy import NON_MISCONDUCT_CAP
+from learnguard.detector.ranking import ACTIVE_HOURS, UnitCounts
+from learnguard.features.orgs import org_covers
+from learnguard.service.reports import REPORT_PATTERNS, LearnerCourseReport, ReportFlag, decode_detail, pattern_number
+from learnguard.service.rows import STATUSES, Tables
+from learnguard.service.store import Store
+
+DISMISSED = STATUSES.index("dismissed")
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    """Which flags a flagged-learner report keeps."""
+
+    pattern: str | None = None
+    status: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def keeps(self, flag: ReportFlag) -> bool:
+        """The same rule as ``keep_mask``, for one flag of a detail."""
+        return ((self.pattern is None or flag.flag.pattern == self.pattern)
+                and (flag.stands if self.status is None else flag.status == self.status)
+                and (self.since is None or flag.flag.end >= self.since)
+                and (self.until is None or flag.flag.start <= self.until))
+
+    def keep_mask(self, records: np.ndarray) -> np.ndarray:
+        keep = np.ones(len(records), dtype=bool)
+        if self.pattern is not None:
+            keep &= (records["pattern"] == pattern_number(self.pattern)) if self.pattern in REPORT_PATTERNS \
+                else np.zeros(len(records), dtype=bool)
+        if self.status is None:
+            keep &= records["status"] != DISMISSED
+        else:
+            keep &= records["status"] == STATUSES.index(self.status)
+        if self.since is not None:
+            keep &= records["end"] >= self.since
+        if self.until is not None:
+            keep &= records["start"] <= self.until
+        return keep
+
+
+@dataclass
+class FlaggedItem:
+    risk: float
+    row: LearnerCourseReport
+    flags: list[ReportFlag]
+
+
+def _course_ids(store: Store, course_id: str | None) -> list[str]:
+    return [course_id] if course_id else store.sessions.course_ids()
+
+
+def _in_scope(store: Store, records: np.ndarray, caller_org: str | None, under: str | None) -> np.ndarray:
+    """Which records lie in the caller's subtree and the asked-for one."""
+    numbers = [number for org, number in store.rows.org_table().items()
+               if org_covers(caller_org, org) and (under is None or org_covers(under, org))]
+    return np.isin(records["org"], np.array(numbers, dtype=np.uint32))
+
+
+def flagged_learners(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
+                     kept: FlagFilter, min_risk: float, offset: int, limit: int) -> tuple[list[FlaggedItem], int]:
+    """One page of learner × course items with kept flags, highest risk first, and how many in all."""
+    courses = _course_ids(store, course_id)
+    tables: Tables = store.rows.tables("flag", courses)
+    records = tables.records
+    mask = _in_scope(store, records, caller_org, under) & kept.keep_mask(records)
+    if not mask.any():
+        return [], 0
+    index = np.flatnonzero(mask)
+    chosen = records[index]
+    frame = pd.DataFrame({"course": tables.course[index], "learner": [tables.learners[i] for i in index]})
+    standing = chosen["status"] != DISMISSED
+    confidence = chosen["confidence"].astype(np.float64)
+    frame["misconduct"] = np.where(standing & (chosen["misconduct"] == 1), confidence, -1.0)
+    frame["other"] = np.where(standing, np.minimum(confidence, NON_MISCONDUCT_CAP), 0.0)
+    grouped = frame.groupby(["course", "learner"], sort=False).agg(misconduct=("misconduct", "max"),
+                                                                  other=("other", "max")).reset_index()
+    risk = np.round(np.where(grouped["misconduct"] >= 0, grouped["misconduct"], grouped["other"]), 4)
+    grouped["risk"] = risk
+    grouped["course_id"] = [courses[i] for i in grouped["course"]]
+    grouped = grouped[grouped["risk"] >= min_risk - 1e-9]
+    grouped = grouped.sort_values(["risk", "learner", "course_id"], ascending=[False, True, True], kind="stable")
+    total = len(grouped)
+    page = grouped.iloc[offset:offset + limit]
+    wanted = list(zip(page["course_id"], page["learner"], strict=True))
+    items = []
+    for (_, _), raw, risk_value in zip(wanted, store.rows.details(wanted), page["risk"], strict=True):
+        if raw is None:  # removed since the records were read
+            continue
+        row = decode_detail(raw)
+        items.append(FlaggedItem(float(risk_value), row, [f for f in row.flags if kept.keeps(f)]))
+    return items, total
+
+
+def unit_counts(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
+                since: float | None, until: float | None) -> list[UnitCounts]:
+    """Each unit's learners (once each, whatever their courses), active, complete, flagged,
+    confirmed, and standing hours, over the learners who studied within the period."""
+    courses = _course_ids(store, course_id)
+    tables = store.rows.tables("row", courses)
+    records = tables.records
+    mask = _in_scope(store, records, caller_org, under)
+    if since is not None:
+        mask &= records["last"] >= since
+    if until is not None:
+        mask &= records["first"] <= until
+    chosen = records[mask]
+    if not len(chosen):
+        return []
+    required = np.array([_required_hours(store, c) for c in courses], dtype=np.float64)[tables.course[mask]]
+    hours = chosen["effective"].astype(np.float64) / 3600
+    frame = pd.DataFrame({"org": chosen["org"], "learner": chosen["learner"], "hours": hours,
+                          "active": hours >= ACTIVE_HOURS,
+                          "complete": np.nan_to_num(required, nan=np.inf) <= hours,
+                          "flagged": chosen["flagged"] == 1, "confirmed": chosen["confirmed"] == 1})
+    per_learner = frame.groupby(["org", "learner"], sort=False).agg(
+        hours=("hours", "sum"), active=("active", "any"), complete=("complete", "any"),
+        flagged=("flagged", "any"), confirmed=("confirmed", "any"))
+    per_unit = per_learner.groupby(level="org").agg(
+        learners=("hours", "size"), hours=("hours", "sum"), active=("active", "sum"), complete=("complete", "sum"),
+        flagged=("flagged", "sum"), confirmed=("confirmed", "sum"))
+    names = {number: org for org, number in store.rows.org_table().items()}
+    return [UnitCounts(org_id=names[int(org)], learners=int(r.learners), active=int(r.active),
+                       complete=int(r.complete), flagged=int(r.flagged), confirmed=int(r.confirmed),
+                       hours=float(r.hours)) for org, r in per_unit.iterrows()]
+
+
+def _required_hours(store: Store, course_id: str) -> float:
+    course = store.courses.get(course_id)
+    return float(course.required_hours) if course and course.required_hours else np.nan
+
+
+def trend_days(store: Store, caller_org: str | None, under: str | None, course_id: str | None
+               ) -> list[tuple[str, int, dict[str, int]]]:
+    """Per UTC day: sessions started, and how many carried each standing pattern."""
+    tables = store.rows.tables("mark", _course_ids(store, course_id))
+    records = tables.records
+    chosen = records[_in_scope(store, records, caller_org, under)]
+    if not len(chosen):
+        return []
+    days = np.floor(chosen["first"] / 86400).astype(np.int64)
+    unique, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
+    out = []
+    per_pattern = {p: np.bincount(inverse, weights=((chosen["patterns"] >> n) & 1).astype(np.float64),
+                                  minlength=len(unique)) for n, p in enumerate(REPORT_PATTERNS)}
+    for i, day in enumerate(unique):
+        label = datetime.fromtimestamp(int(day) * 86400, tz=UTC).strftime("%Y-%m-%d")
+        flagged = {p: int(c[i]) for p, c in per_pattern.items() if c[i]}
+        out.append((label, int(counts[i]), flagged))
+    return out
