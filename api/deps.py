@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import time
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from learnguard.api.messages import DEFAULT as DEFAULT_LANG
+from learnguard.api.messages import negotiate, zone_of
 from learnguard.detector.policy import Rules
 from learnguard.errors import Forbidden, TooManyRequests, Unauthorized
 from learnguard.features.orgs import org_covers
@@ -53,10 +56,18 @@ RulesDep = Annotated[Rules, Depends(get_rules)]
 
 
 class Caller:
-    """The authenticated key behind a request, with the checks routes need."""
+    """The authenticated key behind a request, with the checks routes need, the language it
+    reads (``Accept-Language``) and the time zones of its orgs."""
 
-    def __init__(self, key: ApiKey) -> None:
+    def __init__(self, key: ApiKey, lang: str = DEFAULT_LANG, settings: Settings | None = None) -> None:
         self.key = key
+        self.lang = lang
+        self.settings = settings
+
+    def zone(self, org_id: str | None = None) -> ZoneInfo:
+        """The time zone of ``org_id`` (of the key's own subtree when None)."""
+        org = org_id if org_id is not None else self.key.org
+        return zone_of(self.settings, org) if self.settings else ZoneInfo("Asia/Shanghai")
 
     def require(self, permission: str) -> None:
         if self.key.role not in PERMISSIONS[permission]:
@@ -100,7 +111,7 @@ def get_caller(request: Request,
     if not key.active:
         raise Unauthorized("this key was revoked")
     _within_rate(request, key)
-    return Caller(key)
+    return Caller(key, negotiate(request.headers.get("accept-language")), request.app.state.settings)
 
 
 def _within_rate(request: Request, key: ApiKey) -> None:

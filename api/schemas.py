@@ -41,6 +41,8 @@ class FlagPublic(msgspec.Struct):
     start: str
     end: str
     status: str
+    label: str = ""         # the pattern's name in the reader's language
+    status_label: str = ""  # the status's name in the reader's language
 
 
 class ScorePublic(msgspec.Struct):
@@ -225,6 +227,7 @@ class UnitRanking(msgspec.Struct):
 
     items: list[UnitRank]
     ranked_by: str
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 class TrendDay(msgspec.Struct):
@@ -235,7 +238,10 @@ class TrendDay(msgspec.Struct):
 
 
 class TrendPublic(msgspec.Struct):
+    """``GET /v1/reports/trend``: days are the org's local days (``time_zone``)."""
+
     items: list[TrendDay]
+    time_zone: str = "UTC"
 
 
 class TimelinePoint(msgspec.Struct):

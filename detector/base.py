@@ -36,6 +36,9 @@ class Reason(msgspec.Struct, omit_defaults=True):
     threshold: float
     related: list[Related] = msgspec.field(default_factory=list)
     basis: str = "claim"  # "observed" when it rests on what the platform's servers saw (contract v1.1 §8)
+    # the numbers the message names, so it can be rendered in another language and time zone
+    # (``api.messages``); ``form`` picks the variant when a code has several messages
+    params: dict[str, float | str] = msgspec.field(default_factory=dict)
 
 
 class Flag(msgspec.Struct, omit_defaults=True):

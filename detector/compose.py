@@ -94,7 +94,10 @@ def model_flag(session_id: str, score: SessionScore, evidence: ModelEvidence, ca
     reason = Reason("model_unusual_session",
                     f"model {card.version} ({card.kind}, {what}) finds this session more unusual than "
                     f"{evidence.percentile:.1%} of the {card.training.get('sessions', '?')} sessions it was trained "
-                    f"on; confidence {confidence:.2f}", round(evidence.percentile, 4), 0.99)
+                    f"on; confidence {confidence:.2f}", round(evidence.percentile, 4), 0.99,
+                    params={"form": "semi" if learned else "unsupervised", "version": card.version,
+                            "percentile": evidence.percentile, "sessions": card.training.get("sessions", "?"),
+                            "confidence": confidence})
     return [Flag(flag_id=flag_id_for(session_id, "anomalous_session"), pattern="anomalous_session",
                  confidence=round(confidence, 3), reasons=[reason], start=score.first_ts, end=score.last_ts,
                  misconduct=learned)], trace

@@ -105,7 +105,10 @@ def cramming_flags(session_id: str, summary: SessionSummary, learner_course: Lea
         f"{t.cramming_window_hours:.0f} h before the deadline ({result.window_hours_studied:.1f} h); flagged from "
         f"{t.cramming_min_share:.0%} with at least {t.cramming_min_hours:g} h; cramming index {result.index:.2f} "
         "(0 = spread over the course, 1 = all at the deadline). A learning-quality signal, not misconduct.",
-        round(result.share_in_window, 3), t.cramming_min_share)
+        round(result.share_in_window, 3), t.cramming_min_share,
+        params={"share": result.share_in_window, "hours": result.total_hours, "window_h": t.cramming_window_hours,
+                "window_hours": result.window_hours_studied, "min_share": t.cramming_min_share,
+                "min_hours": t.cramming_min_hours, "index": result.index})
     return [Flag(flag_id=flag_id_for(session_id, "last_minute_cramming"), pattern="last_minute_cramming",
                  confidence=round(min(0.95, result.share_in_window), 3), reasons=[reason],
                  start=summary.first_ts, end=summary.last_ts, misconduct=False)]
@@ -127,7 +130,8 @@ def schedule_evidence(learner_course: LearnerCourse, t: Thresholds) -> list[Evid
     return [Evidence(Reason(
         "same_start_time_daily",
         f"started at {int(mean // 60):02d}:{int(mean % 60):02d} UTC ± {sd:.1f} min on {len(by_day)} days; "
-        f"noted under {t.same_start_sd_min:.0f} min", round(sd, 2), t.same_start_sd_min), 0.35, False)]
+        f"noted under {t.same_start_sd_min:.0f} min", round(sd, 2), t.same_start_sd_min,
+        params={"start_utc_minute": mean, "sd": sd, "days": len(by_day), "max_sd": t.same_start_sd_min}), 0.35, False)]
 
 
 def with_context(session_id: str, score: SessionScore, summary: SessionSummary,
@@ -209,7 +213,9 @@ def missed_across(learner_course: LearnerCourse, t: Thresholds) -> list[Evidence
         "challenges_missed_while_playing",
         f"{missed} of {resolved} challenges over this learner's {len(sessions)} sessions went unanswered while "
         f"playback went on; people step away now and then: flagged from {t.challenge_min_missed + 1} and half "
-        "of the challenges", float(missed), float(t.challenge_min_missed + 1), basis="observed"), 0.6, True)]
+        "of the challenges", float(missed), float(t.challenge_min_missed + 1), basis="observed",
+        params={"form": "learner", "missed": missed, "resolved": resolved, "sessions": len(sessions),
+                "min": t.challenge_min_missed + 1}), 0.6, True)]
 
 
 def _misses_explained(flags: list[Flag], session_id: str, summary: SessionSummary,

@@ -120,6 +120,11 @@ def _day(ts: float) -> str:
 
 
 # -- proxy rings ------------------------------------------------------------------------
+def _day_start(day: str) -> float:
+    """The epoch second a ``_day`` label (a UTC date) starts."""
+    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+
+
 def _place_test(summary: SessionSummary) -> Callable[[SessionSummary], bool]:
     device, network, browser = summary.device, summary.link.network, summary.link.browser
 
@@ -213,7 +218,13 @@ def ring_evidence(summary: SessionSummary, candidates: set[str], records: dict[s
         f"time), and each studied at least {t.ring_exclusive_share:.0%} of its time there; flagged from "
         f"{t.sharing_min_accounts} accounts on {t.ring_min_days} days. People sharing an office PC also study "
         "elsewhere; confirm with the unit before acting",
-        float(len(ring)), float(t.sharing_min_accounts), related=related), 0.85, True)]
+        float(len(ring)), float(t.sharing_min_accounts), related=related,
+        params={"accounts": len(ring), "form": "device" if where.startswith("device") else "network",
+                "device": summary.device or "", "network": summary.link.network or "",
+                "browser": summary.link.browser or "unknown", "days": len(days), "first_day_ts": _day_start(days[0]),
+                "last_day_ts": _day_start(days[-1]), "sessions": sessions, "gap_h": t.sharing_max_gap_s / 3600,
+                "share": t.ring_exclusive_share, "min_accounts": t.sharing_min_accounts,
+                "min_days": t.ring_min_days}), 0.85, True)]
 
 
 # -- parallel sessions of one account ------------------------------------------------------
@@ -270,7 +281,9 @@ def parallel_evidence(session_id: str, summary: SessionSummary, record: LearnerC
             "playing_in_sessions_at_once",
             f"this account played in {at_once} sessions at the same moment ({where}: {names}); "
             f"{total / 60:.0f} min of playback overlapped. One person watches one video at a time; "
-            "flagged from 3 at once", float(at_once), 3.0), 0.8, True)]
+            "flagged from 3 at once", float(at_once), 3.0,
+            params={"form": "tabs" if same_machine else "devices", "sessions": at_once, "names": names,
+                    "minutes": total / 60}), 0.8, True)]
     other_id, other, spans = overlapping[0]
     if _acted_within(summary, spans, acted_bucket_s) and _acted_within(other, spans, acted_bucket_s):
         return pattern, [Evidence(Reason(
@@ -278,7 +291,9 @@ def parallel_evidence(session_id: str, summary: SessionSummary, record: LearnerC
             f"played here and in session {other_id} ({where}) at the same time for {total / 60:.0f} min, "
             f"with a person acting in both while they overlapped (a tab left playing has nobody acting in "
             f"it); flagged from {t.two_places_min_overlap_s / 60:.0f} min", round(total, 1),
-            t.two_places_min_overlap_s), 0.7, True)]
+            t.two_places_min_overlap_s,
+            params={"form": "tabs" if same_machine else "devices", "other": other_id, "minutes": total / 60,
+                    "min_minutes": t.two_places_min_overlap_s / 60}), 0.7, True)]
     return "", []
 
 
@@ -307,7 +322,9 @@ def answering_evidence(summary: SessionSummary, sight: LinkSight, t: Thresholds)
         f"answers for {len(hits)} other account(s) on network {summary.link.network}; the service times each "
         f"account's challenges on its own schedule; flagged from {t.answer_queue_min}",
         float(together), float(t.answer_queue_min), basis="observed",
-        related=[Related(learner_id=lid, org_id="") for lid in sorted(hits)]), 0.75, True)]
+        related=[Related(learner_id=lid, org_id="") for lid in sorted(hits)],
+        params={"answers": together, "within_s": t.answer_queue_s, "accounts": len(hits),
+                "network": summary.link.network, "min": t.answer_queue_min}), 0.75, True)]
 
 
 # -- replays ----------------------------------------------------------------------------
@@ -379,7 +396,10 @@ def replay_evidence(summary: SessionSummary, sight: LinkSight, records: dict[str
         f"{t.replay_min_matches} and half of either session's pauses and seeks. People do not pause "
         "where and as long as someone else did: a recording was played back",
         float(matched), float(t.replay_min_matches),
-        related=[Related(learner_id=learner_id, org_id=record.org_id, session_id=other_id)]), 0.8, True)]
+        related=[Related(learner_id=learner_id, org_id=record.org_id, session_id=other_id)],
+        params={"matched": matched, "gestures": len(summary.link.gestures), "lag_h": lag_h,
+                "position_s": t.replay_match_s, "pause_s": PAUSE_LENGTH_MATCH_S, "min": t.replay_min_matches}),
+        0.8, True)]
 
 
 # -- farms --------------------------------------------------------------------------------
@@ -422,7 +442,11 @@ def farm_flag(session_id: str, summary: SessionSummary, record: LearnerCourse | 
         f"{summary.link.browser or '?'} started within {t.farm_window_s / 60:.0f} min of each other on "
         f"{len(days)} days ({min(days)} to {max(days)} UTC); noted from {t.farm_min_accounts} accounts on "
         f"{t.farm_min_days} days. A machine farm looks like this, and so does a study group: for review, "
-        "not an accusation", float(len(together) + 1), float(t.farm_min_accounts), related=related)
+        "not an accusation", float(len(together) + 1), float(t.farm_min_accounts), related=related,
+        params={"accounts": len(together) + 1, "network": summary.link.network or "?",
+                "browser": summary.link.browser or "?", "window_min": t.farm_window_s / 60, "days": len(days),
+                "first_day_ts": _day_start(min(days)), "last_day_ts": _day_start(max(days)),
+                "min_accounts": t.farm_min_accounts, "min_days": t.farm_min_days})
     return [Flag(flag_id=flag_id_for(session_id, "coordinated_accounts"), pattern="coordinated_accounts",
                  confidence=0.45, reasons=[reason], start=summary.first_ts, end=summary.last_ts, misconduct=False)]
 

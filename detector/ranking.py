@@ -17,7 +17,10 @@ from typing import Any
 
 WARNING_FLAGGED_RATE = 0.2  # a unit with this share of flagged learners is on the warning list
 LIST_SIZE = 3               # the top and bottom units that make the lists
-RANKED_BY = "completion_rate − flagged_rate, then effective hours per learner"
+RANKED_BY = ("completion_rate − flagged_rate, then effective hours per learner, then the unit's id; "
+             "flagged means a standing misconduct flag (cramming is learning quality, not a violation; a "
+             "dismissed flag does not count); honour: the top 3 with no flagged learner; warning: a flagged "
+             "rate of 20 % or more, or the bottom 3")
 ACTIVE_HOURS = 1.0          # a learner with this many effective hours is active
 
 

@@ -94,8 +94,9 @@ def verification_of(state: SessionState) -> Verification:
                         observed=state.server_events > 0)
 
 
-def _observed(code: str, message: str, value: float, threshold: float, weight: float) -> Evidence:
-    return Evidence(Reason(code, message, value, threshold, basis="observed"), weight, True)
+def _observed(code: str, message: str, value: float, threshold: float, weight: float,
+              params: dict[str, float | str] | None = None) -> Evidence:
+    return Evidence(Reason(code, message, value, threshold, basis="observed", params=params or {}), weight, True)
 
 
 def chance_evidence(n: int, k: int, expected_by_chance: float, t: Thresholds, what: str) -> list[Evidence]:
@@ -122,7 +123,9 @@ def chance_evidence(n: int, k: int, expected_by_chance: float, t: Thresholds, wh
         f"{k} of {n} {what} about what was just shown answered right; guessing among the choices gets "
         f"{chance:.0%} (binomial P(≥ {k} by guessing) = {p_guess:.2f}), someone who watched gets about "
         f"{t.human_accuracy:.0%} (P(≤ {k}) = {p_person:.4f}; flagged under 0.01)",
-        round(k / n, 3), round(chance, 3), 0.8)]
+        round(k / n, 3), round(chance, 3), 0.8,
+        {"form": "learner" if "sessions" in what else "session", "right": k, "answered": n, "chance": chance,
+         "p_guess": p_guess, "human": t.human_accuracy, "p_person": p_person})]
 
 
 def missed_while_playing(state: SessionState, t: Thresholds) -> list[float]:
@@ -144,7 +147,9 @@ def challenge_evidence(state: SessionState, t: Thresholds) -> list[Evidence]:
             f"platform's server clock; playback credited within {t.missed_playing_within_s / 60:.0f} min after); "
             f"people step away now and then: flagged from {t.challenge_min_missed} and half of the challenges",
             float(len(playing_after)), float(t.challenge_min_missed),
-            0.6 if len(playing_after) == t.challenge_min_missed else 0.85))
+            0.6 if len(playing_after) == t.challenge_min_missed else 0.85,
+            {"missed": len(playing_after), "resolved": resolved, "within_min": t.missed_playing_within_s / 60,
+             "min": t.challenge_min_missed}))
     graded = [c for c in state.challenges.values() if c.options >= 2 and c.outcome in (PASSED, FAILED)]
     at_chance = chance_evidence(len(graded), sum(c.outcome == PASSED for c in graded),
                                 sum(1 / c.options for c in graded), t, "checkpoint questions")
@@ -160,7 +165,9 @@ def challenge_evidence(state: SessionState, t: Thresholds) -> list[Evidence]:
             f"{len(too_fast)} of {len(answered)} checkpoint answers reached the platform's server sooner than the "
             f"question and its choices can be read ({t.read_min_s:g} s + {t.read_chars_per_s:g} characters per "
             f"second; fastest {fastest:.2f} s); flagged from {t.fast_answers_min}",
-            float(len(too_fast)), float(t.fast_answers_min), 0.7))
+            float(len(too_fast)), float(t.fast_answers_min), 0.7,
+            {"fast": len(too_fast), "answered": len(answered), "read_s": t.read_min_s,
+             "chars_per_s": t.read_chars_per_s, "fastest": fastest, "min": t.fast_answers_min}))
     return found
 
 
@@ -175,7 +182,9 @@ def delivery_evidence(state: SessionState, course: CourseInfo, cohort: CohortVie
                 f"{undelivered / 60:.0f} min of claimed playback ({undelivered / max(watched, 1):.0%}) was never "
                 f"delivered by the media server; flagged from {t.undelivered_min_s / 60:.0f} min and "
                 f"{t.undelivered_min_share:.0%} (a few minutes of log delay are tolerated)",
-                round(undelivered, 1), t.undelivered_min_s, 0.85))
+                round(undelivered, 1), t.undelivered_min_s, 0.85,
+                {"minutes": undelivered / 60, "share": undelivered / max(watched, 1),
+                 "min_minutes": t.undelivered_min_s / 60, "min_share": t.undelivered_min_share}))
         for video_id, track in state.videos.items():
             span = track.fetch_last - track.fetch_first
             media = total_length(track.delivered)
@@ -187,14 +196,17 @@ def delivery_evidence(state: SessionState, course: CourseInfo, cohort: CohortVie
                         f"video {video_id}: {media / 60:.0f} min of media delivered in {span / 60:.1f} min "
                         f"({pace:.1f}× after a {t.delivery_buffer_s:.0f} s buffer); the course allows "
                         f"{course.max_rate:g}× (flagged above ×{t.delivery_rate_slack:g})",
-                        round(pace, 2), course.max_rate * t.delivery_rate_slack, 0.85))
+                        round(pace, 2), course.max_rate * t.delivery_rate_slack, 0.85,
+                        {"video": video_id, "minutes": media / 60, "span_minutes": span / 60, "pace": pace,
+                         "buffer_s": t.delivery_buffer_s, "max_rate": course.max_rate, "slack": t.delivery_rate_slack}))
                     break
         delivered = delivered_seconds(state)
         if state.counts.get("video_play", 0) == 0 and delivered >= 300 and state.claimed_seconds > 0:
             found.append(_observed(
                 "delivered_without_player",
                 f"{delivered / 60:.0f} min of media delivered and {state.claimed_seconds / 60:.0f} min of progress "
-                "claimed, but no player ever started: a downloader, not a viewer", round(delivered, 1), 300.0, 0.7))
+                "claimed, but no player ever started: a downloader, not a viewer", round(delivered, 1), 300.0, 0.7,
+                {"minutes": delivered / 60, "claimed_minutes": state.claimed_seconds / 60}))
     else:
         norm = cohort.baseline("media_fetches")
         if norm is not None and norm > 0 and state.claimed_seconds >= t.undelivered_min_s:
@@ -203,7 +215,9 @@ def delivery_evidence(state: SessionState, course: CourseInfo, cohort: CohortVie
                 f"{state.claimed_seconds / 60:.0f} min of progress claimed and no media delivered to the session, "
                 f"while at least 90 % of this course's sessions had deliveries (10th percentile "
                 f"{norm:.0f} fetches, n={cohort.counts.get('media_fetches', 0)})",
-                0.0, math.floor(norm), 0.85))
+                0.0, math.floor(norm), 0.85,
+                {"claimed_minutes": state.claimed_seconds / 60, "fetches": norm,
+                 "cohort_n": cohort.counts.get("media_fetches", 0)}))
     return found
 
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Shanghai") from exc
+    return value
 
 
 class Settings(BaseSettings):
@@ -63,6 +72,21 @@ class Settings(BaseSettings):
     keep_alive_s: int = Field(default=5, ge=1)
 
     json_logs: bool = True  # one JSON object a line (with request ids); false: plain text
+
+    # the time zone reasons, trend days and CSV use for an org (IANA name): the default, and
+    # overrides by org subtree, the longest matching prefix winning, e.g. '{"xinjiang": "Asia/Urumqi"}'
+    time_zone: str = "Asia/Shanghai"
+    org_time_zones: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone_name(value)  # an unknown zone fails at start, not at the first report
+
+    @field_validator("org_time_zones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        return {org: _zone_name(zone) for org, zone in value.items()}
 
     host: str = "127.0.0.1"
     port: int = 8000

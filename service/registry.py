@@ -16,6 +16,7 @@ import hmac
 import pickle
 import platform
 import secrets
+import threading
 import time
 from importlib import metadata
 from typing import Any, cast
@@ -64,6 +65,7 @@ class Registry:
         self.keys = keys
         self._cache: tuple[str | None, SessionModel | None, Envelope | None] = (None, None, None)
         self._checked = 0.0
+        self._lock = threading.Lock()  # the API's request threads and its row refresher share it
 
     def _k(self, suffix: str) -> str:
         return self.keys.models(suffix)
@@ -160,19 +162,23 @@ class Registry:
 
     def active(self) -> tuple[SessionModel | None, Envelope | None]:
         """The active model, re-checking the pointer at most every ``RELOAD_CHECK_S``."""
-        now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_S:
-            return self._cache[1], self._cache[2]
-        self._checked = now
-        version = self.active_version()
-        if version != self._cache[0]:
-            if version is None:
-                self._cache = (None, None, None)
-            else:
-                model, envelope = self.load(version)
-                self._cache = (version, model, envelope)
-        return self._cache[1], self._cache[2]
+        with self._lock:
+            cached = self._cache
+            now = time.monotonic()
+            if now - self._checked < RELOAD_CHECK_S:
+                return cached[1], cached[2]
+            version = self.active_version()
+            if version != cached[0]:
+                if version is None:
+                    cached = (None, None, None)
+                else:
+                    model, envelope = self.load(version)
+                    cached = (version, model, envelope)
+                self._cache = cached
+            self._checked = now
+            return cached[1], cached[2]
 
     def refresh(self) -> None:
         """Forget the cached pointer (tests and the CLI want the change at once)."""
-        self._checked = 0.0
+        with self._lock:
+            self._checked = 0.0

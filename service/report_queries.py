@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -110,10 +111,35 @@ def flagged_learners(store: Store, caller_org: str | None, under: str | None, co
     return items, total
 
 
+def creditable_hours(store: Store, course_id: str) -> tuple[float, str | None]:
+    """The hours a learner can complete a course with: its ``required_hours``, or what its
+    videos hold when that is less (a course asking 40 h of 12 h of video would otherwise
+    leave every unit at 0 % completion), and a note saying so; nan when nothing is described."""
+    course = store.courses.get(course_id)
+    if course is None or not course.required_hours:
+        return np.nan, None
+    video_hours = sum(v.duration for v in course.videos) / 3600
+    if course.videos and video_hours < course.required_hours:
+        return video_hours, (f"course {course_id} requires {course.required_hours:g} h but its videos hold "
+                             f"{video_hours:.1f} h: completion counts against {video_hours:.1f} h")
+    return float(course.required_hours), None
+
+
+def unit_at(org_id: str, depth: int | None) -> str:
+    """The unit an org rolls up to at ``depth`` path segments (itself when shallower).
+
+    >>> unit_at("zhejiang/hdu/computing", 2), unit_at("zhejiang", 2), unit_at("zhejiang/hdu", None)
+    ('zhejiang/hdu', 'zhejiang', 'zhejiang/hdu')
+    """
+    return org_id if depth is None else "/".join(org_id.split("/")[:depth])
+
+
 def unit_counts(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
-                since: float | None, until: float | None) -> list[UnitCounts]:
+                since: float | None, until: float | None, depth: int | None = None
+                ) -> tuple[list[UnitCounts], list[str]]:
     """Each unit's learners (once each, whatever their courses), active, complete, flagged,
-    confirmed, and standing hours, over the learners who studied within the period."""
+    confirmed, and standing hours, over the learners who studied within the period; with
+    ``depth``, units rolled up to that level of the org tree. Also notes on completion."""
     courses = _course_ids(store, course_id)
     tables = store.rows.tables("row", courses)
     records = tables.records
@@ -124,10 +150,14 @@ def unit_counts(store: Store, caller_org: str | None, under: str | None, course_
         mask &= records["first"] <= until
     chosen = records[mask]
     if not len(chosen):
-        return []
-    required = np.array([_required_hours(store, c) for c in courses], dtype=np.float64)[tables.course[mask]]
+        return [], []
+    creditable = [creditable_hours(store, c) for c in courses]
+    notes = [note for _, note in creditable if note]
+    required = np.array([hours for hours, _ in creditable], dtype=np.float64)[tables.course[mask]]
     hours = chosen["effective"].astype(np.float64) / 3600
-    frame = pd.DataFrame({"org": chosen["org"], "learner": chosen["learner"], "hours": hours,
+    names = {number: org for org, number in store.rows.org_table().items()}
+    units = {number: unit_at(org, depth) for number, org in names.items()}
+    frame = pd.DataFrame({"org": [units[int(n)] for n in chosen["org"]], "learner": chosen["learner"], "hours": hours,
                           "active": hours >= ACTIVE_HOURS,
                           "complete": np.nan_to_num(required, nan=np.inf) <= hours,
                           "flagged": chosen["flagged"] == 1, "confirmed": chosen["confirmed"] == 1})
@@ -137,26 +167,21 @@ def unit_counts(store: Store, caller_org: str | None, under: str | None, course_
     per_unit = per_learner.groupby(level="org").agg(
         learners=("hours", "size"), hours=("hours", "sum"), active=("active", "sum"), complete=("complete", "sum"),
         flagged=("flagged", "sum"), confirmed=("confirmed", "sum"))
-    names = {number: org for org, number in store.rows.org_table().items()}
-    return [UnitCounts(org_id=names[int(org)], learners=int(r.learners), active=int(r.active),
+    return [UnitCounts(org_id=str(org), learners=int(r.learners), active=int(r.active),
                        complete=int(r.complete), flagged=int(r.flagged), confirmed=int(r.confirmed),
-                       hours=float(r.hours)) for org, r in per_unit.iterrows()]
+                       hours=float(r.hours)) for org, r in per_unit.iterrows()], notes
 
 
-def _required_hours(store: Store, course_id: str) -> float:
-    course = store.courses.get(course_id)
-    return float(course.required_hours) if course and course.required_hours else np.nan
-
-
-def trend_days(store: Store, caller_org: str | None, under: str | None, course_id: str | None
-               ) -> list[tuple[str, int, dict[str, int]]]:
-    """Per UTC day: sessions started, and how many carried each standing pattern."""
+def trend_days(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
+               zone: ZoneInfo) -> list[tuple[str, int, dict[str, int]]]:
+    """Per local day of ``zone``: sessions started, and how many carried each standing pattern."""
     tables = store.rows.tables("mark", _course_ids(store, course_id))
     records = tables.records
     chosen = records[_in_scope(store, records, caller_org, under)]
     if not len(chosen):
         return []
-    days = np.floor(chosen["first"] / 86400).astype(np.int64)
+    starts = pd.DatetimeIndex(pd.to_datetime(chosen["first"], unit="s", utc=True)).tz_convert(zone)
+    days = starts.tz_localize(None).asi8 // (86400 * 10**9)  # local midnight-to-midnight days
     unique, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
     out = []
     per_pattern = {p: np.bincount(inverse, weights=((chosen["patterns"] >> n) & 1).astype(np.float64),

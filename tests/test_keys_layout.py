@@ -25,6 +25,11 @@ def test_key_formats_are_pinned() -> None:
     assert keys.network("10.0.0.0/24", 20513) == "lg:net:10.0.0.0/24:20513"
     assert keys.starts("c1", 2954000) == "lg:starts:c1:2954000"
     assert keys.gesture("c1", "v1", 77) == "lg:gest:c1:v1:77"
+    assert keys.model_evidence(3, "v2") == "lg:{3}:mev:v2"
+    assert (keys.rows("c1"), keys.rows_flags("c1"), keys.rows_marks("c1"), keys.rows_detail("c1")) == (
+        "lg:rows:c:c1", "lg:rows:f:c1", "lg:rows:m:c1", "lg:rows:d:c1")
+    assert (keys.rows_dirty(), keys.rows_model(), keys.rows_busy(), keys.rows_orgs()) == (
+        "lg:rows:dirty", "lg:rows:model", "lg:rows:busy", "lg:rows:orgs")
 
 
 def test_a_learner_always_lands_on_the_same_shard() -> None:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 
 from learnguard.api.bodies import decode_json, read_body
 from learnguard.api.deps import Caller, CallerDep, RulesDep, SettingsDep, StoreDep
-from learnguard.api.present import review_public, visible_reasons
+from learnguard.api.present import readable_reasons, review_public
 from learnguard.api.schemas import (
     AppealRequest,
     BulkReviewError,
@@ -53,7 +53,7 @@ def _flag_detail(store: Store, rules: Rules, flag_id: str, caller: Caller, revie
     if flag is None:
         detail.note = "the flag no longer applies to the session"
     else:
-        detail.confidence, detail.reasons = flag.confidence, visible_reasons(flag.reasons, caller.covers)
+        detail.confidence, detail.reasons = flag.confidence, readable_reasons(flag.reasons, caller, ref.org_id)
         detail.start, detail.end = rfc3339(flag.start), rfc3339(flag.end)
     return detail
 

@@ -26,6 +26,6 @@ def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: Rule
     org_id, courses = found
     caller.require_org(org_id, f"learner {learner_id}")
     for entry in courses:
-        entry["flags"] = [flag_public(flag, caller.covers) for flag in entry["flags"]]
+        entry["flags"] = [flag_public(flag, caller, org_id) for flag in entry["flags"]]
     return Response(msgspec.json.encode(LearnerPublic(learner_id=learner_id, org_id=org_id, courses=courses)),
                     media_type="application/json")

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
-from learnguard.api.deps import CallerDep, RulesDep, StoreDep
+from learnguard.api.deps import Caller, CallerDep, RulesDep, StoreDep
+from learnguard.api.messages import label
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
     ChallengeOutcome,
@@ -27,13 +28,13 @@ from learnguard.api.schemas import (
     UnitRanking,
     documented,
 )
-from learnguard.api.timefmt import rfc3339
+from learnguard.api.timefmt import local_time, rfc3339
 from learnguard.detector.ranking import rank_units
 from learnguard.errors import BadRequest, NotFound
 from learnguard.features.session import FAILED, LATE, PASSED, SessionState
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.readside import reviewed_score
-from learnguard.service.report_queries import FlagFilter, flagged_learners, trend_days, unit_counts
+from learnguard.service.report_queries import FlagFilter, FlaggedItem, flagged_learners, trend_days, unit_counts
 from learnguard.service.reports import ensure_current, rows_status
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
@@ -75,14 +76,15 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
     page = [FlaggedLearner(
         learner_id=item.row.learner_id, org_id=item.row.org_id, course_id=item.row.course_id, risk=item.risk,
         patterns=sorted({f.flag.pattern for f in item.flags}),
-        flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller.covers, f.sessions) for f in item.flags],
+        flags=[report_flag_public(f.session_id, f.flag, f.reviews, caller, item.row.org_id, f.sessions)
+               for f in item.flags],
         first_seen=rfc3339(min(f.flag.start for f in item.flags)),
         last_seen=rfc3339(max(f.flag.end for f in item.flags))) for item in found if item.flags]
     next_cursor = (base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
                    if offset + limit < total else None)
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(_csv(page), media_type="text/csv; charset=utf-8",
-                        headers={"X-Next-Cursor": next_cursor or ""})
+        return Response(_csv(page, [item for item in found if item.flags], caller),
+                        media_type="text/csv; charset=utf-8", headers={"X-Next-Cursor": next_cursor or ""})
     return Response(msgspec.json.encode(FlaggedPage(items=page, next_cursor=next_cursor)),
                     media_type="application/json")
 
@@ -94,29 +96,62 @@ def _cell(value: object) -> object:
     return value
 
 
-def _csv(items: list[FlaggedLearner]) -> str:
+def _csv(items: list[FlaggedLearner], found: list[FlaggedItem], caller: Caller) -> str:
+    """The page as CSV for a spreadsheet: a UTF-8 byte-order mark (Excel reads Chinese right
+    only with it), pattern and status names in the reader's language, first and last seen in
+    the org's time zone; reasons as the reader reads them."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(["learner_id", "org_id", "course_id", "risk", "patterns", "flags", "statuses", "first_seen",
-                     "last_seen", "reasons"])
-    for item in items:
+    writer.writerow(["learner_id", "org_id", "course_id", "risk", "patterns", "pattern_names", "flags", "statuses",
+                     "status_names", "first_seen", "last_seen", "reasons"])
+    for item, source in zip(items, found, strict=True):
+        zone = caller.zone(item.org_id)
         writer.writerow([_cell(value) for value in (
             item.learner_id, item.org_id, item.course_id, item.risk, ";".join(item.patterns),
+            ";".join(label("pattern", p, caller.lang) for p in item.patterns),
             ";".join(f.flag_id for f in item.flags), ";".join(f.status for f in item.flags),
-            item.first_seen, item.last_seen, " | ".join(f.reasons[0].message for f in item.flags))])
+            ";".join(f.status_label for f in item.flags),
+            local_time(min(f.flag.start for f in source.flags), zone),
+            local_time(max(f.flag.end for f in source.flags), zone),
+            " | ".join(f.reasons[0].message for f in item.flags))])
     return out.getvalue()
 
 
-@router.get("/reports/orgs", summary="Ranking of units: honour and warning lists",
-            **documented(UnitRanking, errors=(400, 401, 403, 422, 503)))
-def orgs(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
-         course_id: str | None = None, since: str | None = None, until: str | None = None) -> Response:
+def _ranking_csv(ranking: UnitRanking, lang: str) -> str:
+    """The ranking for a spreadsheet (with a byte-order mark), the rule in the last rows."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(["rank", "list", "org_id", "learners", "active_learners", "effective_hours_per_learner",
+                     "completion_rate", "flagged_rate", "confirmed_rate"])
+    names = {"honour": "红榜" if lang == "zh_CN" else "honour", "warning": "黑榜" if lang == "zh_CN" else "warning"}
+    for item in ranking.items:
+        writer.writerow([_cell(value) for value in (
+            item.rank, names.get(item.list or "", ""), item.org_id, item.learners, item.active_learners,
+            item.effective_hours_per_learner, item.completion_rate, item.flagged_rate, item.confirmed_rate)])
+    writer.writerow([])
+    writer.writerow(["ranked_by", _cell(ranking.ranked_by)])
+    for note in ranking.notes:
+        writer.writerow(["note", _cell(note)])
+    return out.getvalue()
+
+
+@router.get("/reports/orgs", summary="Ranking of units: honour and warning lists (CSV with Accept: text/csv)",
+            **documented(UnitRanking, csv=True, errors=(400, 401, 403, 422, 503)))
+def orgs(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
+         course_id: str | None = None, since: str | None = None, until: str | None = None,
+         depth: Annotated[int | None, Query(ge=1, le=10)] = None) -> Response:
+    """Units ranked; ``depth`` rolls them up (1 = province, 2 = university, 3 = school …);
+    ``Accept: text/csv`` exports both lists."""
     caller.require("reports")
     start, end = _time(since, "since"), _time(until, "until")
     ensure_current(store, rules)
-    units = unit_counts(store, caller.key.org, under, course_id, start, end)
+    units, notes = unit_counts(store, caller.key.org, under, course_id, start, end, depth)
     items, rule = rank_units(units)
-    ranking = UnitRanking(items=[msgspec.convert(item, UnitRank) for item in items], ranked_by=rule)
+    ranking = UnitRanking(items=[msgspec.convert(item, UnitRank) for item in items], ranked_by=rule, notes=notes)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(_ranking_csv(ranking, caller.lang), media_type="text/csv; charset=utf-8")
     return Response(msgspec.json.encode(ranking), media_type="application/json")
 
 
@@ -128,8 +163,9 @@ def trend(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None
     ensure_current(store, rules)
     items = [TrendDay(day=day, sessions=sessions, flagged=flagged,
                       share={p: round(c / sessions, 4) for p, c in flagged.items()})
-             for day, sessions, flagged in trend_days(store, caller.key.org, under, course_id)]
-    return Response(msgspec.json.encode(TrendPublic(items=items)), media_type="application/json")
+             for day, sessions, flagged in trend_days(store, caller.key.org, under, course_id, caller.zone(under))]
+    return Response(msgspec.json.encode(TrendPublic(items=items, time_zone=str(caller.zone(under).key))),
+                    media_type="application/json")
 
 
 @router.get("/reports/status", summary="How current the report rows are (and the rebuild after a model change)",
@@ -153,7 +189,8 @@ def timeline(session_id: str, caller: CallerDep, store: StoreDep, rules: RulesDe
         raise NotFound(f"session {session_id!r} is not processed yet")
     caller.require_org(record.state.org_id, f"session {session_id}")
     score, reviews = reviewed_score(store, record, rules)
-    flags = [report_flag_public(session_id, f, reviews.get(f.flag_id, []), caller.covers) for f in score.flags]
+    flags = [report_flag_public(session_id, f, reviews.get(f.flag_id, []), caller, record.state.org_id)
+             for f in score.flags]
     state = record.state
     points = [TimelinePoint(at=rfc3339(point["ts"]), type=point["type"], video_id=point["video_id"],
                             position=point["position"], extra=point["extra"])

@@ -81,7 +81,7 @@ async def score(session_id: str, request: Request, caller: CallerDep, store: Sto
     answer = ScorePublic(
         session_id=session_id, learner_id=state.learner_id, org_id=state.org_id, course_id=state.course_id,
         risk=result.risk, level=result.level,  # type: ignore[arg-type]
-        flags=[flag_public(flag, caller.covers) for flag in result.flags],
+        flags=[flag_public(flag, caller, state.org_id) for flag in result.flags],
         claimed_seconds=result.claimed_seconds, effective_seconds=result.effective_seconds,
         events=result.events, model_version=result.model_version, scored_at=rfc3339(time.time()),
         notes=result.notes, model=result.model, online=result.online, verification=result.verification)

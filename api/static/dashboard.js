@@ -34,7 +34,7 @@ function applyLabels() {
 async function api(path, options = {}) {
   const key = sessionStorage.getItem("lg-key");
   const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${key}`,
-    "Content-Type": "application/json" } });
+    "Content-Type": "application/json", "Accept-Language": lang === "zh" ? "zh-CN" : "en" } });
   if (!response.ok) throw new Error((await response.json()).error || response.statusText);
   return response.json();
 }
@@ -50,7 +50,7 @@ async function loadFlagged() {
     <tr class="learner-row" data-learner="${esc(item.learner_id)}" data-course="${esc(item.course_id)}">
       <td>${esc(item.learner_id)}</td><td>${esc(item.org_id)}</td><td>${esc(item.course_id)}</td>
       <td>${item.risk.toFixed(2)}</td><td>${item.patterns.map((p) => `<span class="pill">${esc(p)}</span>`).join("")}</td>
-      <td>${[...new Set(item.flags.map((f) => f.status))].join(", ")}</td></tr>`).join("");
+      <td>${[...new Set(item.flags.map((f) => esc(f.status_label || f.status)))].join(", ")}</td></tr>`).join("");
   document.querySelectorAll(".learner-row").forEach((row) => row.addEventListener("click",
     () => openLearner(row.dataset.learner, row.dataset.course, data.items.find((i) => i.learner_id === row.dataset.learner
       && i.course_id === row.dataset.course))));
@@ -70,7 +70,7 @@ async function openLearner(learnerId, courseId, item) {
   } catch (err) { $("#portrait").textContent = err.message; }
   $("#flags").innerHTML = item.flags.map((f) => `
     <div class="flag reviewed-${esc(f.status)}" data-flag="${esc(f.flag_id)}">
-      <b>${esc(f.pattern)}</b> · ${t("session")} <a href="#" class="session-link" data-session="${esc(f.session_id)}">${esc(f.session_id)}</a>
+      <b title="${esc(f.pattern)}">${esc(f.label || f.pattern)}</b> · ${t("session")} <a href="#" class="session-link" data-session="${esc(f.session_id)}">${esc(f.session_id)}</a>
       · ${t("risk")} ${f.confidence.toFixed(2)} · <span class="flag-status">${esc(f.status)}</span>
       <ul>${f.reasons.map((r) => `<li>${esc(r.message)}</li>`).join("")}</ul>
       <input class="review-note" placeholder="${t("note")}" size="30">
