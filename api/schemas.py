@@ -343,12 +343,17 @@ def ref(struct: type | str) -> dict[str, str]:
     return {"$ref": REF.format(name=struct if isinstance(struct, str) else struct.__name__)}
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def documented(response: type | None, status: int = 200, body: type | str | None = None, *, ndjson: bool = False,
                csv: bool = False, errors: tuple[int, ...] = (400, 401, 403, 404, 422, 503)) -> dict[str, Any]:
-    """Route decorator arguments that document the answer (and body) with our structs."""
+    """Route decorator arguments that document the answer (and body) with our structs; a
+    ``csv`` route also answers CSV (``Accept: text/csv``) and Excel (``format=xlsx``)."""
     content = _json(ref(response)) if response is not None else {}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
+        content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
     responses: dict[int | str, dict[str, Any]] = {
         status: {"description": "OK" if status == 200 else "Accepted", "content": content}}
     for code in sorted({*errors, *((401, 429) if 401 in errors else ())}):

@@ -94,3 +94,21 @@ def test_both_lists_export_for_a_spreadsheet(ranked) -> None:
     names = {"honour": "红榜", "warning": "黑榜", None: ""}
     assert [r[1] for r in listed] == [names[row["list"]] for row in ranking["items"]]
     assert any(r and r[0] == "ranked_by" for r in rows)
+
+
+def test_lists_export_as_excel_workbooks(ranked) -> None:
+    from openpyxl import load_workbook
+
+    service, _ = ranked
+    with service.client("supervisor") as http:
+        ranking = http.get("/v1/reports/orgs", params={"format": "xlsx"}, headers={"Accept-Language": "zh-CN"})
+        flagged = http.get("/v1/reports/flagged", params={"format": "xlsx", "limit": 1000})
+        listed = http.get("/v1/reports/flagged", params={"limit": 1000}).json()["items"]
+    assert ranking.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(ranking.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:3] == ["rank", "list", "org_id"] and any(r[0] == "ranked_by" for r in rows if r)
+    assert {r[1] for r in rows[1:] if r and isinstance(r[0], int)} <= {"红榜", "黑榜", None, ""}
+    flagged_rows = list(load_workbook(io.BytesIO(flagged.content)).active.iter_rows(values_only=True))
+    assert [r[0] for r in flagged_rows[1:]] == [item["learner_id"] for item in listed]
+    assert all(not str(cell).startswith("=") for r in flagged_rows for cell in r if cell is not None)

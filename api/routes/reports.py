@@ -16,6 +16,7 @@ from learnguard.api.deps import Caller, CallerDep, RulesDep, StoreDep
 from learnguard.api.messages import label
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
+    XLSX,
     ChallengeOutcome,
     FlaggedLearner,
     FlaggedPage,
@@ -63,7 +64,8 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
             status: Literal["open", "confirmed", "dismissed", "appealed"] | None = None,
             since: str | None = None, until: str | None = None,
             min_risk: Annotated[float, Query(ge=0, le=1)] = 0.0,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> Response:
+            limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+            format: Literal["json", "csv", "xlsx"] | None = None) -> Response:  # noqa: A002 - the query's name
     caller.require("reports")
     start, end = _time(since, "since"), _time(until, "until")
     try:
@@ -82,9 +84,10 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
         last_seen=rfc3339(max(f.flag.end for f in item.flags))) for item in found if item.flags]
     next_cursor = (base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
                    if offset + limit < total else None)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(_csv(page, [item for item in found if item.flags], caller),
-                        media_type="text/csv; charset=utf-8", headers={"X-Next-Cursor": next_cursor or ""})
+    table = _wanted_table(request, format)
+    if table:
+        return _table(_flagged_rows(page, [item for item in found if item.flags], caller), table, "flagged",
+                      {"X-Next-Cursor": next_cursor or ""})
     return Response(msgspec.json.encode(FlaggedPage(items=page, next_cursor=next_cursor)),
                     media_type="application/json")
 
@@ -96,52 +99,74 @@ def _cell(value: object) -> object:
     return value
 
 
-def _csv(items: list[FlaggedLearner], found: list[FlaggedItem], caller: Caller) -> str:
-    """The page as CSV for a spreadsheet: a UTF-8 byte-order mark (Excel reads Chinese right
-    only with it), pattern and status names in the reader's language, first and last seen in
-    the org's time zone; reasons as the reader reads them."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(["learner_id", "org_id", "course_id", "risk", "patterns", "pattern_names", "flags", "statuses",
-                     "status_names", "first_seen", "last_seen", "reasons"])
+def _wanted_table(request: Request, fmt: str | None) -> str | None:
+    """``csv`` or ``xlsx`` when a spreadsheet is asked for (``format`` or ``Accept``), else None."""
+    if fmt in ("csv", "xlsx"):
+        return fmt
+    return "csv" if fmt is None and "text/csv" in request.headers.get("accept", "") else None
+
+
+def _table(rows: list[list[object]], kind: str, name: str, headers: dict[str, str] | None = None) -> Response:
+    """Rows as CSV (with a UTF-8 byte-order mark: Excel reads Chinese right only with it) or
+    as an Excel workbook (openpyxl); every cell kept from running as a formula."""
+    safe = [[_cell(value) for value in row] for row in rows]
+    if kind == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = name
+        for row in safe:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return Response(out.getvalue(), media_type=XLSX, headers={
+            **(headers or {}), "Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    text = io.StringIO()
+    text.write("\ufeff")
+    csv.writer(text).writerows(safe)
+    return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        **(headers or {}), "Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _flagged_rows(items: list[FlaggedLearner], found: list[FlaggedItem], caller: Caller) -> list[list[object]]:
+    """The page for a spreadsheet: pattern and status names in the reader's language, first
+    and last seen in the org's time zone; reasons as the reader reads them."""
+    rows: list[list[object]] = [["learner_id", "org_id", "course_id", "risk", "patterns", "pattern_names", "flags",
+                                 "statuses", "status_names", "first_seen", "last_seen", "reasons"]]
     for item, source in zip(items, found, strict=True):
         zone = caller.zone(item.org_id)
-        writer.writerow([_cell(value) for value in (
+        rows.append([
             item.learner_id, item.org_id, item.course_id, item.risk, ";".join(item.patterns),
             ";".join(label("pattern", p, caller.lang) for p in item.patterns),
             ";".join(f.flag_id for f in item.flags), ";".join(f.status for f in item.flags),
             ";".join(f.status_label for f in item.flags),
             local_time(min(f.flag.start for f in source.flags), zone),
             local_time(max(f.flag.end for f in source.flags), zone),
-            " | ".join(f.reasons[0].message for f in item.flags))])
-    return out.getvalue()
+            " | ".join(f.reasons[0].message for f in item.flags)])
+    return rows
 
 
-def _ranking_csv(ranking: UnitRanking, lang: str) -> str:
-    """The ranking for a spreadsheet (with a byte-order mark), the rule in the last rows."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(["rank", "list", "org_id", "learners", "active_learners", "effective_hours_per_learner",
-                     "completion_rate", "flagged_rate", "confirmed_rate"])
+def _ranking_rows(ranking: UnitRanking, lang: str) -> list[list[object]]:
+    """The ranking for a spreadsheet, both lists marked, the rule and notes in the last rows."""
+    rows: list[list[object]] = [["rank", "list", "org_id", "learners", "active_learners",
+                                 "effective_hours_per_learner", "completion_rate", "flagged_rate", "confirmed_rate"]]
     names = {"honour": "红榜" if lang == "zh_CN" else "honour", "warning": "黑榜" if lang == "zh_CN" else "warning"}
     for item in ranking.items:
-        writer.writerow([_cell(value) for value in (
-            item.rank, names.get(item.list or "", ""), item.org_id, item.learners, item.active_learners,
-            item.effective_hours_per_learner, item.completion_rate, item.flagged_rate, item.confirmed_rate)])
-    writer.writerow([])
-    writer.writerow(["ranked_by", _cell(ranking.ranked_by)])
-    for note in ranking.notes:
-        writer.writerow(["note", _cell(note)])
-    return out.getvalue()
+        rows.append([item.rank, names.get(item.list or "", ""), item.org_id, item.learners, item.active_learners,
+                     item.effective_hours_per_learner, item.completion_rate, item.flagged_rate, item.confirmed_rate])
+    rows.append([])
+    rows.append(["ranked_by", ranking.ranked_by])
+    rows.extend(["note", note] for note in ranking.notes)
+    return rows
 
 
 @router.get("/reports/orgs", summary="Ranking of units: honour and warning lists (CSV with Accept: text/csv)",
             **documented(UnitRanking, csv=True, errors=(400, 401, 403, 422, 503)))
 def orgs(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None = None,
          course_id: str | None = None, since: str | None = None, until: str | None = None,
-         depth: Annotated[int | None, Query(ge=1, le=10)] = None) -> Response:
+         depth: Annotated[int | None, Query(ge=1, le=10)] = None,
+         format: Literal["json", "csv", "xlsx"] | None = None) -> Response:  # noqa: A002 - the query's name
     """Units ranked; ``depth`` rolls them up (1 = province, 2 = university, 3 = school …);
     ``Accept: text/csv`` exports both lists."""
     caller.require("reports")
@@ -150,8 +175,9 @@ def orgs(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep, 
     units, notes = unit_counts(store, caller.key.org, under, course_id, start, end, depth)
     items, rule = rank_units(units)
     ranking = UnitRanking(items=[msgspec.convert(item, UnitRank) for item in items], ranked_by=rule, notes=notes)
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(_ranking_csv(ranking, caller.lang), media_type="text/csv; charset=utf-8")
+    table = _wanted_table(request, format)
+    if table:
+        return _table(_ranking_rows(ranking, caller.lang), table, "ranking")
     return Response(msgspec.json.encode(ranking), media_type="application/json")
 
 

@@ -7,7 +7,12 @@ const LABELS = {
         learners: "学员", hours: "人均有效学时", completion: "完成率", flaggedRate: "违规率", confirmedRate: "确认率",
         list: "榜单", trend: "每日违规会话占比", confirm: "确认违规", dismiss: "排除", note: "备注",
         honour: "红榜", warning: "黑榜", session: "会话", reviewed: "已审核", position: "媒体位置（秒）", time: "时间",
-        participation: "参与度", attitude: "学习态度", mastery: "掌握程度", overall: "综合", badKey: "密钥无效或无权限" },
+        participation: "参与度", attitude: "学习态度", mastery: "掌握程度", overall: "综合", badKey: "密钥无效或无权限",
+        findLearner: "查找学员", find: "查找", loading: "加载中…", more: "加载更多", exportCsv: "导出 CSV",
+        exportXlsx: "导出 Excel", bulkConfirm: "确认所选", bulkDismiss: "排除所选", level: "层级", rollup: "上一级",
+        shown: "已显示", of: "条，共", history: "各课程学习记录", effective: "有效学时", claimed: "平台计时",
+        progress: "进度", flags: "标记", notFound: "未找到该学员", ruled: "已处理", trendTitle: "每日违规会话占比",
+        day: "日期", share: "占比", select: "选择" },
   en: { title: "Learning integrity", key: "Access key", login: "Log in", flagged: "Flagged learners", pattern: "Pattern",
         status: "Status", minRisk: "Min. risk", course: "Course", apply: "Apply", learner: "Learner", org: "Unit",
         risk: "Risk", evidence: "Evidence", timeline: "Playback timeline (media position / time)",
@@ -18,7 +23,12 @@ const LABELS = {
         trend: "Flagged share of sessions per day", confirm: "Confirm", dismiss: "Dismiss", note: "Note",
         honour: "honour", warning: "warning", session: "Session", reviewed: "reviewed", position: "media position (s)",
         time: "time", participation: "Participation", attitude: "Attitude", mastery: "Mastery", overall: "Overall",
-        badKey: "unknown key or not allowed" },
+        badKey: "unknown key or not allowed", findLearner: "Find a learner", find: "Find", loading: "Loading…",
+        more: "Load more", exportCsv: "Export CSV", exportXlsx: "Export Excel", bulkConfirm: "Confirm selected",
+        bulkDismiss: "Dismiss selected", level: "Level", rollup: "Up one level", shown: "shown", of: "of",
+        history: "Courses of this learner", effective: "Effective h", claimed: "Platform h", progress: "Progress",
+        flags: "Flags", notFound: "learner not found", ruled: "ruled", trendTitle: "Flagged share of sessions per day",
+        day: "day", share: "share", select: "select" },
 };
 let lang = "zh";
 const t = (k) => LABELS[lang][k] || k;
@@ -39,21 +49,93 @@ async function api(path, options = {}) {
   return response.json();
 }
 
-async function loadFlagged() {
-  const params = new URLSearchParams({ limit: "200" });
+let page = { items: [], cursor: null };
+let zone = "Asia/Shanghai";  // the reader's org's time zone, as /v1/reports/trend names it
+const clock = (at) => new Intl.DateTimeFormat("sv-SE", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(at));
+const PAGE_SIZE = Number(new URLSearchParams(location.search).get("page_size")) || 50;
+
+async function busy(work) {
+  $("#loading").hidden = false;
+  $("#flagged").setAttribute("aria-busy", "true");
+  try { return await work(); } finally { $("#loading").hidden = true; $("#flagged").removeAttribute("aria-busy"); }
+}
+
+function flaggedParams() {
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if ($("#f-org").value.trim()) params.set("org_id", $("#f-org").value.trim());
   if ($("#f-pattern").value) params.set("pattern", $("#f-pattern").value);
   if ($("#f-status").value) params.set("status", $("#f-status").value);
-  if ($("#f-course").value) params.set("course_id", $("#f-course").value);
+  if ($("#f-course").value.trim()) params.set("course_id", $("#f-course").value.trim());
   params.set("min_risk", $("#f-risk").value || "0");
-  const data = await api(`/v1/reports/flagged?${params}`);
-  $("#flagged tbody").innerHTML = data.items.map((item) => `
-    <tr class="learner-row" data-learner="${esc(item.learner_id)}" data-course="${esc(item.course_id)}">
+  return params;
+}
+
+function learnerRow(item, index) {
+  return `<tr class="learner-row" tabindex="0" data-index="${index}" data-learner="${esc(item.learner_id)}"
+      data-course="${esc(item.course_id)}">
       <td>${esc(item.learner_id)}</td><td>${esc(item.org_id)}</td><td>${esc(item.course_id)}</td>
-      <td>${item.risk.toFixed(2)}</td><td>${item.patterns.map((p) => `<span class="pill">${esc(p)}</span>`).join("")}</td>
-      <td>${[...new Set(item.flags.map((f) => esc(f.status_label || f.status)))].join(", ")}</td></tr>`).join("");
-  document.querySelectorAll(".learner-row").forEach((row) => row.addEventListener("click",
-    () => openLearner(row.dataset.learner, row.dataset.course, data.items.find((i) => i.learner_id === row.dataset.learner
-      && i.course_id === row.dataset.course))));
+      <td>${item.risk.toFixed(2)}</td><td>${[...new Set(item.flags.map((f) => f.label || f.pattern))].map((p) => `<span class="pill">${esc(p)}</span>`).join("")}</td>
+      <td>${[...new Set(item.flags.map((f) => esc(f.status_label || f.status)))].join(", ")}</td></tr>`;
+}
+
+function bindRows() {
+  document.querySelectorAll(".learner-row").forEach((row) => {
+    const open = () => { const item = page.items[Number(row.dataset.index)]; openLearner(item.learner_id, item.course_id, item); };
+    row.onclick = open;
+    row.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } };
+  });
+}
+
+async function loadFlagged(append = false) {
+  const params = flaggedParams();
+  if (append && page.cursor) params.set("cursor", page.cursor);
+  const data = await busy(() => api(`/v1/reports/flagged?${params}`));
+  page = { items: append ? page.items.concat(data.items) : data.items, cursor: data.next_cursor };
+  $("#flagged tbody").innerHTML = page.items.map(learnerRow).join("");
+  $("#more").hidden = !page.cursor;
+  $("#count").textContent = `${page.items.length} ${t("shown")}`;
+  bindRows();
+}
+
+async function download(path, filename) {
+  const key = sessionStorage.getItem("lg-key");
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${key}`, "Accept-Language": lang === "zh" ? "zh-CN" : "en" } });
+  if (!response.ok) throw new Error(response.statusText);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}
+
+async function findLearner(event) {
+  event.preventDefault();
+  const learnerId = $("#search").value.trim();
+  if (!learnerId) return;
+  $("#learner").hidden = false;
+  $("#learner-id").textContent = learnerId;
+  $("#flags").innerHTML = ""; $("#portrait").innerHTML = "";
+  try {
+    const portrait = await busy(() => api(`/v1/learners/${encodeURIComponent(learnerId)}`));
+    $("#history").innerHTML = `<h3>${t("history")}</h3><div class="scroll"><table id="history-table"><thead><tr>
+      <th>${t("course")}</th><th>${t("effective")}</th><th>${t("claimed")}</th><th>${t("progress")}</th>
+      <th>${t("overall")}</th><th>${t("flags")}</th></tr></thead><tbody>${portrait.courses.map((c) => `
+      <tr class="learner-row history-row" tabindex="0" data-course="${esc(c.course_id)}"><td>${esc(c.course_id)}</td>
+      <td>${c.effective_hours}</td><td>${c.claimed_hours}</td><td>${c.progress === null ? "—" : `${(c.progress * 100).toFixed(0)}%`}</td>
+      <td>${c.assessment.overall}</td><td>${[...new Set(c.flags.map((f) => f.label || f.pattern))].map((p) => `<span class="pill">${esc(p)}</span>`).join("")}</td></tr>`).join("")}
+      </tbody></table></div>`;
+    document.querySelectorAll(".history-row").forEach((row) => {
+      const open = async () => {
+        const params = new URLSearchParams({ course_id: row.dataset.course, org_id: portrait.org_id, limit: "1000" });
+        const found = (await api(`/v1/reports/flagged?${params}`)).items.find((i) => i.learner_id === learnerId);
+        await openLearner(learnerId, row.dataset.course, found || { flags: [] });
+      };
+      row.onclick = open;
+      row.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } };
+    });
+  } catch (err) { $("#history").textContent = `${t("notFound")}: ${err.message}`; }
 }
 
 async function openLearner(learnerId, courseId, item) {
@@ -70,6 +152,7 @@ async function openLearner(learnerId, courseId, item) {
   } catch (err) { $("#portrait").textContent = err.message; }
   $("#flags").innerHTML = item.flags.map((f) => `
     <div class="flag reviewed-${esc(f.status)}" data-flag="${esc(f.flag_id)}">
+      <input type="checkbox" class="pick" aria-label="${t("select")} ${esc(f.flag_id)}">
       <b title="${esc(f.pattern)}">${esc(f.label || f.pattern)}</b> · ${t("session")} <a href="#" class="session-link" data-session="${esc(f.session_id)}">${esc(f.session_id)}</a>
       · ${t("risk")} ${f.confidence.toFixed(2)} · <span class="flag-status">${esc(f.status)}</span>
       <ul>${f.reasons.map((r) => `<li>${esc(r.message)}</li>`).join("")}</ul>
@@ -83,6 +166,21 @@ async function openLearner(learnerId, courseId, item) {
     box.querySelector(".session-link").addEventListener("click", (e) => { e.preventDefault(); drawTimeline(e.target.dataset.session); });
   });
   if (item.flags.length) await drawTimeline(item.flags[0].session_id);
+}
+
+async function reviewSelected(decision) {
+  const boxes = [...document.querySelectorAll("#flags .flag")].filter((box) => box.querySelector(".pick").checked);
+  if (!boxes.length) return;
+  const result = await api("/v1/flags/review", { method: "POST",
+    body: JSON.stringify({ flag_ids: boxes.map((box) => box.dataset.flag), decision, note: "" }) });
+  result.items.forEach((detail) => {
+    const box = document.querySelector(`#flags .flag[data-flag="${CSS.escape(detail.flag_id)}"]`);
+    if (!box) return;
+    box.querySelector(".flag-status").textContent = `${detail.status} (${t("reviewed")}: ${detail.reviews.at(-1).by})`;
+    box.className = `flag reviewed-${detail.status}`;
+    box.querySelector(".pick").checked = false;
+  });
+  $("#bulk-result").textContent = `${result.items.length} ${t("ruled")}` + (result.errors.length ? ` · ${result.errors.map((e) => e.detail).join("; ")}` : "");
 }
 
 async function review(box, decision) {
@@ -102,68 +200,113 @@ async function drawTimeline(sessionId) {
   const videos = [...new Set(data.points.filter((p) => p.video_id).map((p) => p.video_id))];
   videos.forEach((video) => {
     const pts = data.points.filter((p) => p.video_id === video && p.position !== null);
-    traces.push({ x: pts.map((p) => p.at), y: pts.map((p) => p.position), mode: "lines", name: video, line: { width: 2 } });
+    traces.push({ x: pts.map((p) => clock(p.at)), y: pts.map((p) => p.position), mode: "lines", name: video, line: { width: 2 } });
   });
   Object.entries(MARKERS).forEach(([type, [symbol, color]]) => {
     const pts = data.points.filter((p) => p.type === type);
-    if (pts.length) traces.push({ x: pts.map((p) => p.at), y: pts.map((p) => p.position ?? 0), mode: "markers", name: type,
+    if (pts.length) traces.push({ x: pts.map((p) => clock(p.at)), y: pts.map((p) => p.position ?? 0), mode: "markers", name: type,
       marker: { symbol, color, size: type === "video_heartbeat" ? 5 : 10 } });
   });
   const delivered = data.delivered || [];
   [...new Set(delivered.map((p) => p.video_id))].forEach((video) => {
     const pts = delivered.filter((p) => p.video_id === video);
-    traces.push({ x: pts.map((p) => p.at), y: pts.map((p) => p.position), mode: "lines", name: `${t("delivered")} ${video}`,
+    traces.push({ x: pts.map((p) => clock(p.at)), y: pts.map((p) => p.position), mode: "lines", name: `${t("delivered")} ${video}`,
       line: { width: 1, dash: "dot", color: "#00695c" } });
   });
   const outcomeColor = { passed: "#2e7d32", failed: "#b00020", missed: "#e65100", pending: "#757575" };
   (data.challenges || []).forEach((c) => {
-    traces.push({ x: [c.at], y: [0], mode: "markers+text", name: `${t("challenge")} ${t(c.outcome)}`, showlegend: false,
+    traces.push({ x: [clock(c.at)], y: [0], mode: "markers+text", name: `${t("challenge")} ${t(c.outcome)}`, showlegend: false,
       text: [c.latency_s === null ? t(c.outcome) : `${t(c.outcome)} ${c.latency_s}s`], textposition: "top center",
       marker: { symbol: "star-triangle-up", size: 13, color: outcomeColor[c.outcome] } });
   });
   const clicks = data.points.filter((p) => p.type === "click");
-  if (clicks.length) traces.push({ x: clicks.map((p) => p.at), y: clicks.map(() => 0), mode: "markers", name: "input",
+  if (clicks.length) traces.push({ x: clicks.map((p) => clock(p.at)), y: clicks.map(() => 0), mode: "markers", name: "input",
     marker: { symbol: clicks.map((p) => (p.extra === 0 ? "x" : "line-ns")), size: 9,
               color: clicks.map((p) => (p.extra === 0 ? "#b00020" : "#1565c0")) } });
   const shapes = [];
   let hiddenFrom = null;
   data.points.filter((p) => p.type === "visibility").forEach((p) => {
-    if (p.extra === 0) hiddenFrom = p.at;
-    else if (hiddenFrom) { shapes.push({ type: "rect", xref: "x", yref: "paper", x0: hiddenFrom, x1: p.at, y0: 0, y1: 1,
+    if (p.extra === 0) hiddenFrom = clock(p.at);
+    else if (hiddenFrom) { shapes.push({ type: "rect", xref: "x", yref: "paper", x0: hiddenFrom, x1: clock(p.at), y0: 0, y1: 1,
       fillcolor: "#90a4ae", opacity: 0.15, line: { width: 0 } }); hiddenFrom = null; }
   });
-  if (hiddenFrom) shapes.push({ type: "rect", xref: "x", yref: "paper", x0: hiddenFrom, x1: data.points.at(-1).at, y0: 0, y1: 1,
+  if (hiddenFrom) shapes.push({ type: "rect", xref: "x", yref: "paper", x0: hiddenFrom, x1: clock(data.points.at(-1).at), y0: 0, y1: 1,
     fillcolor: "#90a4ae", opacity: 0.15, line: { width: 0 } });
-  Plotly.newPlot("timeline", traces, { title: `${sessionId} · ${t("risk")} ${data.risk.toFixed(2)} · ${data.claimed_seconds} s → ${data.effective_seconds} s`,
-    xaxis: { title: t("time") }, yaxis: { title: t("position") }, shapes, margin: { t: 40 } }, { displaylogo: false });
+  Plotly.newPlot("timeline", traces, { title: { text: `${sessionId} · ${t("risk")} ${data.risk.toFixed(2)} · ${data.claimed_seconds} s → ${data.effective_seconds} s` },
+    xaxis: { title: { text: `${t("time")} (${zone})` } }, yaxis: { title: { text: t("position") } }, shapes, margin: { t: 50 } },
+    { displaylogo: false, responsive: true });
+}
+
+function orgsParams() {
+  const params = new URLSearchParams();
+  if ($("#f-org").value.trim()) params.set("under", $("#f-org").value.trim());
+  if ($("#f-depth").value) params.set("depth", $("#f-depth").value);
+  if ($("#f-course").value.trim()) params.set("course_id", $("#f-course").value.trim());
+  return params;
 }
 
 async function loadOrgs() {
-  const data = await api("/v1/reports/orgs");
-  $("#orgs tbody").innerHTML = data.items.map((r) => `<tr><td>${r.rank}</td><td>${esc(r.org_id)}</td><td>${r.learners}</td>
+  const data = await api(`/v1/reports/orgs?${orgsParams()}`);
+  $("#orgs tbody").innerHTML = data.items.map((r) => `<tr class="org-row" tabindex="0" data-org="${esc(r.org_id)}"><td>${r.rank}</td><td>${esc(r.org_id)}</td><td>${r.learners}</td>
     <td>${r.effective_hours_per_learner}</td><td>${(r.completion_rate * 100).toFixed(0)}%</td>
     <td>${(r.flagged_rate * 100).toFixed(0)}%</td><td>${(r.confirmed_rate * 100).toFixed(0)}%</td>
     <td class="${r.list || ""}">${r.list ? t(r.list) : ""}</td></tr>`).join("");
-  const trend = await api("/v1/reports/trend");
+  $("#ranked-by").textContent = [data.ranked_by, ...(data.notes || [])].join(" · ");
+  document.querySelectorAll(".org-row").forEach((row) => {
+    const drill = () => {  // drill down: the unit's learners and its sub-units
+      $("#f-org").value = row.dataset.org;
+      const depth = row.dataset.org.split("/").length + 1;
+      $("#f-depth").value = $("#f-depth").value ? String(Math.min(depth, 3)) : "";
+      refresh();
+    };
+    row.onclick = drill;
+    row.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); drill(); } };
+  });
+  const trend = await api(`/v1/reports/trend?${new URLSearchParams($("#f-org").value.trim() ? { under: $("#f-org").value.trim() } : {})}`);
+  zone = trend.time_zone || zone;
   const patterns = [...new Set(trend.items.flatMap((d) => Object.keys(d.share)))];
   Plotly.newPlot("trend", patterns.map((p) => ({ x: trend.items.map((d) => d.day), y: trend.items.map((d) => d.share[p] || 0),
-    mode: "lines+markers", name: p })), { yaxis: { tickformat: ".0%" }, margin: { t: 20 } }, { displaylogo: false });
+    mode: "lines+markers", name: p })), { title: { text: `${t("trendTitle")} · ${trend.time_zone}` },
+    xaxis: { title: { text: t("day") } }, yaxis: { title: { text: t("share") }, tickformat: ".0%" }, margin: { t: 50 } },
+    { displaylogo: false, responsive: true });
+}
+
+async function refresh() {
+  await loadFlagged();
+  await loadOrgs();
+}
+
+function rollUp() {
+  const parts = $("#f-org").value.trim().split("/").filter(Boolean);
+  $("#f-org").value = parts.slice(0, -1).join("/");
+  refresh();
 }
 
 async function login() {
   sessionStorage.setItem("lg-key", $("#key").value.trim());
+  $("#app").hidden = false;  // the loading state shows while the first page comes
   try {
     await loadFlagged();
     $("#login-error").textContent = "";
-    $("#app").hidden = false;
     $("#login-box").hidden = true;
     await loadOrgs();
-  } catch (err) { $("#login-error").textContent = `${t("badKey")}: ${err.message}`; }
+  } catch (err) { $("#app").hidden = true; $("#login-error").textContent = `${t("badKey")}: ${err.message}`; }
 }
 
 $("#login").addEventListener("click", login);
 $("#key").addEventListener("keydown", (e) => { if (e.key === "Enter") login(); });
-$("#apply").addEventListener("click", loadFlagged);
+$("#apply").addEventListener("click", refresh);
+$("#more").addEventListener("click", () => loadFlagged(true));
+$("#search-form").addEventListener("submit", findLearner);
+const exported = (format) => { const params = flaggedParams(); params.set("limit", "1000"); params.set("format", format); return params; };
+$("#export-csv").addEventListener("click", () => download(`/v1/reports/flagged?${exported("csv")}`, "flagged.csv"));
+$("#export-xlsx").addEventListener("click", () => download(`/v1/reports/flagged?${exported("xlsx")}`, "flagged.xlsx"));
+$("#orgs-csv").addEventListener("click", () => download(`/v1/reports/orgs?${orgsParams()}&format=csv`, "ranking.csv"));
+$("#orgs-xlsx").addEventListener("click", () => download(`/v1/reports/orgs?${orgsParams()}&format=xlsx`, "ranking.xlsx"));
+$("#bulk-confirm").addEventListener("click", () => reviewSelected("confirmed"));
+$("#bulk-dismiss").addEventListener("click", () => reviewSelected("dismissed"));
+$("#rollup").addEventListener("click", rollUp);
+$("#f-depth").addEventListener("change", loadOrgs);
 $("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLabels(); });
 applyLabels();
 if (sessionStorage.getItem("lg-key")) { $("#key").value = sessionStorage.getItem("lg-key"); login(); }
