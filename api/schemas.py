@@ -149,6 +149,31 @@ class AppealRequest(msgspec.Struct):
     on_behalf_of: str = ""
 
 
+class AtRiskLearner(msgspec.Struct):
+    """A learner who will not reach the course's creditable hours at their pace so far
+    (``at_risk``) or would need at least twice that pace (``cramming_ahead``)."""
+
+    learner_id: str
+    org_id: str
+    course_id: str
+    effective_hours: float
+    creditable_hours: float
+    pace_hours_per_day: float
+    needed_hours_per_day: float
+    projected_hours: float
+    days_left: float
+    at_risk: bool
+    cramming_ahead: bool
+
+
+class AtRiskPublic(msgspec.Struct):
+    """``GET /v1/reports/at-risk``: the early warning, most hours short first."""
+
+    as_of: str
+    items: list[AtRiskLearner]
+    next_cursor: str | None = None
+
+
 class RebuildPublic(msgspec.Struct):
     total: int
     done: int
@@ -319,7 +344,7 @@ PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePu
           CoursePublic, LearnerPublic, ReviewRequest, BulkReviewRequest, BulkReviewResult, AppealRequest,
           FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
-          HealthPublic, RowsStatusPublic)
+          HealthPublic, RowsStatusPublic, AtRiskPublic)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorPublic", "type": "object", "required": ["error"],

@@ -13,6 +13,7 @@ from typing import Any
 
 from learnguard.detector.base import Flag
 from learnguard.detector.context import cramming_of
+from learnguard.detector.next_steps import creditable, plan
 from learnguard.detector.records import LearnerCourse
 from learnguard.detector.scoring import SessionScore
 from learnguard.detector.thresholds import Thresholds
@@ -47,8 +48,10 @@ def coverage_by_video(states: list[SessionState], durations: dict[str, float]) -
 
 
 def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState, SessionScore]],
-           course: Course | None, info: CourseInfo, fit: RaschFit | None, rules: Thresholds) -> dict[str, Any]:
-    """The portrait entry for one course (contract §4)."""
+           course: Course | None, info: CourseInfo, fit: RaschFit | None, rules: Thresholds,
+           as_of: float | None = None) -> dict[str, Any]:
+    """The portrait entry for one course (contract §4), with its next steps as of ``as_of``
+    (epoch seconds; the learner's last activity when None, so a replay gives the same answer)."""
     good = {sid: pair for sid, pair in sessions.items() if not _misconduct(pair[1])}
     effective_h = sum(score.effective_seconds for _, score in good.values()) / 3600
     claimed_h = sum(score.claimed_seconds for _, score in sessions.values()) / 3600
@@ -81,7 +84,27 @@ def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState
                        "weights": {k: round(w / total_weight, 3) for k, w in weights.items()},
                        "mastery_detail": mastery_detail, "explanations": explanations},
         "flags": flags,
+        "next_steps": _next_steps(learner_course, good, course, info, fit, coverage, effective_h, as_of),
     }
+
+
+def _next_steps(learner_course: LearnerCourse, good: dict[str, tuple[SessionState, SessionScore]],
+                course: Course | None, info: CourseInfo, fit: RaschFit | None, coverage: dict[str, float],
+                effective_h: float, as_of: float | None) -> dict[str, Any]:
+    latest: dict[str, tuple[float, bool]] = {}
+    for summary in learner_course.sessions.values():
+        for item, correct in summary.quiz.items():
+            if item not in latest or summary.last_ts >= latest[item][0]:
+                latest[item] = (summary.last_ts, correct)
+    wrong = sorted(item for item, (_, correct) in latest.items() if not correct)
+    ability = fit.abilities.get(learner_course.learner_id) if fit else None
+    video_seconds = sum(video.duration for video in course.videos) if course else 0.0
+    hours, _ = creditable(course.required_hours if course else None, video_seconds)
+    started = min((s.first_ts for s in learner_course.sessions.values()), default=0.0)
+    last = max((s.last_ts for s in learner_course.sessions.values()), default=0.0)
+    return plan(wrong, info.checkpoints, coverage, ability, fit.difficulties if fit else {}, effective_h, hours,
+                info.opens_at if info.opens_at is not None else started, info.deadline,
+                as_of if as_of is not None else last)
 
 
 def _participation(effective_h: float, claimed_h: float, required_h: float | None, coverage: dict[str, float],

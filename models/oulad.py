@@ -23,9 +23,13 @@ EARLY_ASSESSMENTS = 3     # the first assessments of each presentation, by deadl
 SCORE_STEPS = (40, 60, 80)  # each early assessment is three Rasch items: score ≥ 40, 60, 80
 
 
+WARNING_DAYS = (30, 60, 90, 120)  # days into a presentation at which the early warning is judged
+BEHIND_SHARE = 0.75                # flagged when less than this share of the coursework due so far is in
+
+
 def load(data_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(data_dir / f"{name}.csv")
-            for name in ("assessments", "studentAssessment", "studentInfo")}
+            for name in ("assessments", "studentAssessment", "studentInfo", "studentRegistration")}
 
 
 def submissions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -93,6 +97,45 @@ def early_mastery_predicts_result(tables: dict[str, pd.DataFrame]) -> dict[str, 
             "auc_mean_early_score": round(float(roc_auc_score(y, raw_means)), 4)}
 
 
+def early_warning(tables: dict[str, pd.DataFrame], days: tuple[int, ...] = WARNING_DAYS,
+                  behind_share: float = BEHIND_SHARE) -> dict[str, Any]:
+    """How early, and how precisely, falling behind predicts not finishing.
+
+    The service warns of a learner whose pace so far will not reach the course's hours by
+    the deadline (``/v1/reports/at-risk``). OULAD has no study hours; its pace is the
+    coursework: at day ``d`` of a presentation, the share of the coursework due by then
+    that the student has handed in. Flagged when under ``behind_share``; judged against
+    not finishing (Withdrawn or Fail), over the students still registered at ``d`` who
+    had coursework due. Precision is how many flagged did not finish; recall, how many of
+    those who did not finish were flagged by then.
+    """
+    assessments = tables["assessments"]
+    coursework = assessments[assessments["assessment_type"].isin(["TMA", "CMA"]) & assessments["date"].notna()]
+    info = tables["studentInfo"][["code_module", "code_presentation", "id_student", "final_result"]]
+    registration = tables["studentRegistration"]
+    keys = ["code_module", "code_presentation"]
+    handed = tables["studentAssessment"].merge(coursework[["id_assessment", *keys]], on="id_assessment")
+    out: dict[str, Any] = {"behind_share": behind_share, "by_day": []}
+    for day in days:
+        due = coursework[coursework["date"] <= day].groupby(keys).size().rename("due").reset_index()
+        still = registration[registration["date_unregistration"].isna() | (registration["date_unregistration"] > day)]
+        students = still.merge(info, on=[*keys, "id_student"]).merge(due, on=keys)
+        submitted = handed[(handed["date_submitted"] <= day) & handed["id_assessment"].isin(
+            coursework.loc[coursework["date"] <= day, "id_assessment"])]
+        counts = submitted.groupby([*keys, "id_student"]).size().rename("handed").reset_index()
+        students = students.merge(counts, on=[*keys, "id_student"], how="left").fillna({"handed": 0})
+        flagged = students["handed"] / students["due"] < behind_share
+        failed = ~students["final_result"].isin(PASSED)
+        hits = int((flagged & failed).sum())
+        out["by_day"].append({
+            "day": day, "students": int(len(students)), "not_finishing_rate": round(float(failed.mean()), 4),
+            "flagged": int(flagged.sum()),
+            "precision": round(hits / max(1, int(flagged.sum())), 4),
+            "recall": round(hits / max(1, int(failed.sum())), 4)})
+    return out
+
+
 def validate(data_dir: Path) -> dict[str, Any]:
     tables = load(data_dir)
-    return {"last_moment": last_moment_vs_outcome(tables), "early_mastery": early_mastery_predicts_result(tables)}
+    return {"last_moment": last_moment_vs_outcome(tables), "early_mastery": early_mastery_predicts_result(tables),
+            "early_warning": early_warning(tables)}

@@ -119,8 +119,8 @@ def course_fit(store: Store, course_id: str) -> RaschFit | None:
     return fit
 
 
-def learner_portrait(store: Store, learner_id: str, course_id: str | None, rules: Rules
-                     ) -> tuple[str, list[dict]] | None:
+def learner_portrait(store: Store, learner_id: str, course_id: str | None, rules: Rules,
+                     as_of: float | None = None) -> tuple[str, list[dict]] | None:
     """(org_id, one assessment per course) for a learner, or None if LearnGuard never saw them."""
     courses = [course_id] if course_id else store.sessions.courses_of(learner_id)
     shard = shard_of(learner_id, store.shards)
@@ -138,5 +138,6 @@ def learner_portrait(store: Store, learner_id: str, course_id: str | None, rules
         reviewed = reviewed_scores(store, scored, rules)
         sessions = {record.state.session_id: (finalized(record.state, rules.playback(info)),
                                               reviewed[record.state.session_id][0]) for record in scored}
-        entries.append(assess(learner_course, sessions, course, info, course_fit(store, cid), rules.thresholds))
+        entries.append(assess(learner_course, sessions, course, info, course_fit(store, cid), rules.thresholds,
+                              as_of))
     return (org_id, entries) if entries else None

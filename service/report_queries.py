@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from learnguard.detector.next_steps import CRAM_FACTOR, creditable
 from learnguard.detector.policy import NON_MISCONDUCT_CAP
 from learnguard.detector.ranking import ACTIVE_HOURS, UnitCounts
+from learnguard.features.course import course_info
 from learnguard.features.orgs import org_covers
 from learnguard.service.reports import REPORT_PATTERNS, LearnerCourseReport, ReportFlag, decode_detail, pattern_number
 from learnguard.service.rows import STATUSES, Tables
@@ -116,13 +118,10 @@ def creditable_hours(store: Store, course_id: str) -> tuple[float, str | None]:
     videos hold when that is less (a course asking 40 h of 12 h of video would otherwise
     leave every unit at 0 % completion), and a note saying so; nan when nothing is described."""
     course = store.courses.get(course_id)
-    if course is None or not course.required_hours:
+    if course is None:
         return np.nan, None
-    video_hours = sum(v.duration for v in course.videos) / 3600
-    if course.videos and video_hours < course.required_hours:
-        return video_hours, (f"course {course_id} requires {course.required_hours:g} h but its videos hold "
-                             f"{video_hours:.1f} h: completion counts against {video_hours:.1f} h")
-    return float(course.required_hours), None
+    hours, note = creditable(course.required_hours, sum(v.duration for v in course.videos))
+    return (np.nan if hours is None else hours), (f"course {course_id} {note}" if note else None)
 
 
 def unit_at(org_id: str, depth: int | None) -> str:
@@ -190,4 +189,58 @@ def trend_days(store: Store, caller_org: str | None, under: str | None, course_i
         label = datetime.fromtimestamp(int(day) * 86400, tz=UTC).strftime("%Y-%m-%d")
         flagged = {p: int(c[i]) for p, c in per_pattern.items() if c[i]}
         out.append((label, int(counts[i]), flagged))
+    return out
+
+
+@dataclass
+class AtRisk:
+    """A learner who will not reach a course's creditable hours at their pace, or would
+    need to cram to (hours, days, hours per day, as of the report's time)."""
+
+    learner_id: str
+    org_id: str
+    course_id: str
+    effective_hours: float
+    creditable_hours: float
+    pace_hours_per_day: float
+    needed_hours_per_day: float
+    projected_hours: float
+    days_left: float
+    at_risk: bool
+    cramming_ahead: bool
+
+
+def at_risk(store: Store, caller_org: str | None, under: str | None, course_id: str | None, as_of: float
+            ) -> list[AtRisk]:
+    """Learners of courses with a deadline still ahead who, at their pace since the course
+    opened (or since they started), will not reach its creditable hours — most hours short
+    first — and those who would need twice their pace (starting to cram)."""
+    out: list[AtRisk] = []
+    names = {number: org for org, number in store.rows.org_table().items()}
+    for cid in _course_ids(store, course_id):
+        course = store.courses.get(cid)
+        info = course_info(course, 2.0)
+        if course is None or info.deadline is None or info.deadline <= as_of:
+            continue
+        hours, _ = creditable(course.required_hours, sum(v.duration for v in course.videos))
+        if hours is None:
+            continue
+        tables = store.rows.tables("row", [cid], with_learners=True)
+        records = tables.records
+        mask = _in_scope(store, records, caller_org, under) & (records["first"] <= as_of)
+        chosen, learners = records[mask], [tables.learners[i] for i in np.flatnonzero(mask)]
+        started = np.full(len(chosen), info.opens_at) if info.opens_at is not None else chosen["first"]
+        effective = chosen["effective"].astype(np.float64) / 3600
+        pace = effective / np.maximum(1.0, (as_of - started) / 86400)
+        days_left = (info.deadline - as_of) / 86400
+        projected = effective + pace * days_left
+        remaining = np.maximum(0.0, hours - effective)
+        needed = remaining / days_left
+        behind = (remaining > 0) & (projected < hours)
+        cramming = (remaining > 0) & (needed >= CRAM_FACTOR * np.maximum(pace, 1e-9))
+        for i in np.flatnonzero(behind | cramming):
+            out.append(AtRisk(learners[i], names[int(chosen["org"][i])], cid, round(float(effective[i]), 2),
+                              round(hours, 2), round(float(pace[i]), 3), round(float(needed[i]), 3),
+                              round(float(projected[i]), 2), round(days_left, 1), bool(behind[i]), bool(cramming[i])))
+    out.sort(key=lambda r: (-(r.creditable_hours - r.projected_hours), r.learner_id, r.course_id))
     return out

@@ -151,13 +151,15 @@ class RowBook:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.rows_orgs()))
         return {k.decode(): int(v) for k, v in raw.items()}
 
-    def tables(self, kind: str, course_ids: list[str]) -> Tables:
-        """The ``ROW``, ``FLAG`` or ``MARK`` records of the courses, in one round trip."""
+    def tables(self, kind: str, course_ids: list[str], with_learners: bool = False) -> Tables:
+        """The ``ROW``, ``FLAG`` or ``MARK`` records of the courses, in one round trip (flags,
+        and the other kinds ``with_learners``, name each record's learner)."""
         dtype, key = {"row": (ROW, self.keys.rows), "flag": (FLAG, self.keys.rows_flags),
                       "mark": (MARK, self.keys.rows_marks)}[kind]
         pipe = self.client.pipeline(transaction=False)
+        named = kind == "flag" or with_learners
         for course_id in course_ids:
-            if kind == "flag":
+            if named:
                 pipe.hgetall(key(course_id))
             else:
                 pipe.hvals(key(course_id))
@@ -165,8 +167,8 @@ class RowBook:
         course: list[np.ndarray] = []
         learners: list[str] = []
         for index, answer in enumerate(pipe.execute()):
-            values = list(answer.values()) if kind == "flag" else answer
-            if kind == "flag":
+            values = list(answer.values()) if named else answer
+            if named:
                 for learner, value in answer.items():
                     learners.extend([learner.decode()] * (len(value) // dtype.itemsize))
             blob = b"".join(values)

@@ -30,6 +30,15 @@ def test_oulad_last_moment_learners_do_worse_and_early_mastery_predicts_the_resu
     assert result["early_mastery"]["auc_rasch_mastery"] > 0.7
 
 
+@pytest.mark.skipif(not OULAD.exists(), reason="OULAD is in ../shared/data/oulad")
+def test_oulad_falling_behind_a_month_in_warns_of_not_finishing() -> None:
+    by_day = {row["day"]: row for row in validate(OULAD)["early_warning"]["by_day"]}
+    # a month in, those behind on their coursework mostly do not finish (far above the base rate) …
+    assert by_day[30]["precision"] > 0.85 > by_day[30]["not_finishing_rate"] + 0.3
+    # … and waiting finds more of them, at a precision that stays high
+    assert by_day[120]["recall"] > by_day[30]["recall"] and by_day[120]["precision"] > 0.75
+
+
 @pytest.fixture(scope="module")
 def simulated():
     cohort = simulate_cohort(learners=150, seed=401)

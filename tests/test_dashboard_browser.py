@@ -4,6 +4,7 @@ learner, see the playback timeline, confirm a flag, and find the review stored."
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -90,8 +91,10 @@ def test_an_office_works_through_its_day_in_the_dashboard(service, browser, tmp_
         score_all(http, list(cohort.truth.sessions))
         total = len(http.get("/v1/reports/flagged", params={"limit": 1000}).json()["items"])
     key, _ = service.store.apikeys.create("supervisor", "zhejiang", "zhejiang office")
+    from selenium.common.exceptions import StaleElementReferenceException
+
     browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
-    wait = WebDriverWait(browser, 30)
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))  # lists re-render
     browser.get(f"{service.url}/dashboard?page_size=5")
     browser.find_element(By.ID, "key").send_keys(key)
     browser.find_element(By.ID, "login").click()
@@ -146,6 +149,15 @@ def test_an_office_works_through_its_day_in_the_dashboard(service, browser, tmp_
         lambda _: (tmp_path / "flagged.csv").exists() and (tmp_path / "ranking.xlsx").exists())
     assert (tmp_path / "flagged.csv").read_bytes().startswith("\ufeff".encode())
     assert (tmp_path / "ranking.xlsx").read_bytes()[:2] == b"PK"  # a zip: an Excel workbook
+    # the early warning for a day inside the course: the page shows what the API says
+    day = (datetime.fromisoformat(cohort.course["opens_at"]) + timedelta(days=7)).strftime("%Y-%m-%d")
+    browser.execute_script(f"document.getElementById('f-asof').value = '{day}'")
+    browser.find_element(By.ID, "f-org").clear()
+    browser.find_element(By.ID, "risk-go").click()
+    expected = httpx.get(f"{service.url}/v1/reports/at-risk", params={"as_of": f"{day}T00:00:00+08:00", "limit": 200},
+                         headers={"Authorization": f"Bearer {key}"}).json()["items"]
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#at-risk td.warning")) == len(expected)
+               and len(d.find_elements(By.CSS_SELECTOR, "#at-risk tbody tr")) >= 1)
     DOCS.mkdir(exist_ok=True)
     browser.save_screenshot(str(DOCS / "dashboard-office.png"))
     # a phone: nothing spills sideways, tables scroll inside their box

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 from fastapi import APIRouter, Response
 
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
 from learnguard.api.present import flag_public
 from learnguard.api.schemas import LearnerPublic, documented
+from learnguard.api.timefmt import parse_time
 from learnguard.errors import NotFound
 from learnguard.service.readside import learner_portrait
 
@@ -15,11 +18,14 @@ router = APIRouter(prefix="/v1", tags=["learners"])
 
 
 @router.get("/learners/{learner_id}", summary="A learner's portrait and learning-effect assessment",
-            **documented(LearnerPublic, errors=(401, 403, 404, 503)))
+            **documented(LearnerPublic, errors=(400, 401, 403, 404, 503)))
 def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: RulesDep,
-                course_id: str | None = None) -> Response:
+                course_id: str | None = None, as_of: str | None = None) -> Response:
+    """Each course's entry carries ``next_steps`` (what to re-watch, the pace to the deadline)
+    as of ``as_of`` (RFC 3339 or epoch ms; default now)."""
     caller.require("learners")
-    found = learner_portrait(store, learner_id, course_id, rules)
+    moment = parse_time(as_of, "as_of") if as_of else time.time()
+    found = learner_portrait(store, learner_id, course_id, rules, moment)
     if found is None:
         where = f" in course {course_id!r}" if course_id else ""
         raise NotFound(f"learner {learner_id!r} has no sessions{where}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from datetime import datetime
-from typing import Annotated, Literal
+import time
+from typing import Annotated, Literal, cast
 
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
@@ -17,6 +17,8 @@ from learnguard.api.messages import label
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
     XLSX,
+    AtRiskLearner,
+    AtRiskPublic,
     ChallengeOutcome,
     FlaggedLearner,
     FlaggedPage,
@@ -29,32 +31,23 @@ from learnguard.api.schemas import (
     UnitRanking,
     documented,
 )
-from learnguard.api.timefmt import local_time, rfc3339
+from learnguard.api.timefmt import local_time, parse_time, rfc3339
 from learnguard.detector.ranking import rank_units
 from learnguard.errors import BadRequest, NotFound
 from learnguard.features.session import FAILED, LATE, PASSED, SessionState
 from learnguard.features.timeline import public as timeline_public
 from learnguard.service.readside import reviewed_score
-from learnguard.service.report_queries import FlagFilter, FlaggedItem, flagged_learners, trend_days, unit_counts
+from learnguard.service.report_queries import (
+    FlagFilter,
+    FlaggedItem,
+    at_risk,
+    flagged_learners,
+    trend_days,
+    unit_counts,
+)
 from learnguard.service.reports import ensure_current, rows_status
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
-
-
-def _time(value: str | None, name: str) -> float | None:
-    if value is None:
-        return None
-    shown = value if len(value) <= 40 else value[:40] + "…"
-    try:
-        if value.isdigit() and len(value) <= 15:
-            return int(value) / 1000
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            raise BadRequest(f"{name}: needs an offset, e.g. 2026-03-01T00:00:00+08:00")
-        return parsed.timestamp()
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest(f"{name}: must be an RFC 3339 time with an offset or epoch milliseconds, "
-                         f"got {shown!r}") from exc
 
 
 @router.get("/reports/flagged", summary="Flagged learners, highest risk first (CSV with Accept: text/csv)",
@@ -67,11 +60,8 @@ def flagged(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDe
             limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
             format: Literal["json", "csv", "xlsx"] | None = None) -> Response:  # noqa: A002 - the query's name
     caller.require("reports")
-    start, end = _time(since, "since"), _time(until, "until")
-    try:
-        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
-    except ValueError as exc:
-        raise BadRequest("cursor: not a cursor this service gave out") from exc
+    start, end = parse_time(since, "since"), parse_time(until, "until")
+    offset = _offset(cursor)
     ensure_current(store, rules)
     found, total = flagged_learners(store, caller.key.org, org_id, course_id, FlagFilter(pattern, status, start, end),
                                     min_risk, offset, limit)
@@ -112,12 +102,13 @@ def _table(rows: list[list[object]], kind: str, name: str, headers: dict[str, st
     safe = [[_cell(value) for value in row] for row in rows]
     if kind == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         book = Workbook()
         sheet = book.active
         sheet.title = name
-        for row in safe:
-            sheet.append(row)
+        for row in safe:  # control characters cannot be stored in a workbook: dropped
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
         out = io.BytesIO()
         book.save(out)
         return Response(out.getvalue(), media_type=XLSX, headers={
@@ -170,7 +161,7 @@ def orgs(request: Request, caller: CallerDep, store: StoreDep, rules: RulesDep, 
     """Units ranked; ``depth`` rolls them up (1 = province, 2 = university, 3 = school …);
     ``Accept: text/csv`` exports both lists."""
     caller.require("reports")
-    start, end = _time(since, "since"), _time(until, "until")
+    start, end = parse_time(since, "since"), parse_time(until, "until")
     ensure_current(store, rules)
     units, notes = unit_counts(store, caller.key.org, under, course_id, start, end, depth)
     items, rule = rank_units(units)
@@ -192,6 +183,32 @@ def trend(caller: CallerDep, store: StoreDep, rules: RulesDep, under: str | None
              for day, sessions, flagged in trend_days(store, caller.key.org, under, course_id, caller.zone(under))]
     return Response(msgspec.json.encode(TrendPublic(items=items, time_zone=str(caller.zone(under).key))),
                     media_type="application/json")
+
+
+@router.get("/reports/at-risk", summary="Early warning: learners who will not finish at their pace, or must cram",
+            **documented(AtRiskPublic, errors=(400, 401, 403, 422, 503)))
+def at_risk_report(caller: CallerDep, store: StoreDep, rules: RulesDep, org_id: str | None = None,
+                   course_id: str | None = None, as_of: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None) -> Response:
+    """``as_of`` (RFC 3339 or epoch ms; default now) is the day the warning is for: a replay
+    of last year with last year's date gives last year's warning."""
+    caller.require("reports")
+    moment = parse_time(as_of, "as_of") if as_of else time.time()
+    offset = _offset(cursor)
+    ensure_current(store, rules)
+    found = at_risk(store, caller.key.org, org_id, course_id, cast(float, moment))
+    page = [msgspec.convert(item, AtRiskLearner, from_attributes=True) for item in found[offset:offset + limit]]
+    next_cursor = (base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+                   if offset + limit < len(found) else None)
+    return Response(msgspec.json.encode(AtRiskPublic(as_of=rfc3339(cast(float, moment)), items=page,
+                                                     next_cursor=next_cursor)), media_type="application/json")
+
+
+def _offset(cursor: str | None) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
+    except ValueError as exc:
+        raise BadRequest("cursor: not a cursor this service gave out") from exc
 
 
 @router.get("/reports/status", summary="How current the report rows are (and the rebuild after a model change)",

@@ -12,7 +12,9 @@ const LABELS = {
         exportXlsx: "导出 Excel", bulkConfirm: "确认所选", bulkDismiss: "排除所选", level: "层级", rollup: "上一级",
         shown: "已显示", of: "条，共", history: "各课程学习记录", effective: "有效学时", claimed: "平台计时",
         progress: "进度", flags: "标记", notFound: "未找到该学员", ruled: "已处理", trendTitle: "每日违规会话占比",
-        day: "日期", share: "占比", select: "选择" },
+        day: "日期", share: "占比", select: "选择", atRisk: "学时预警（按目前进度无法按期完成 / 将临时突击）",
+        asOf: "截至", creditable: "应修学时", pace: "目前每日", needed: "今后每日需", daysLeft: "剩余天数",
+        behind: "进度落后", cram: "将临时突击", noRisk: "暂无预警" },
   en: { title: "Learning integrity", key: "Access key", login: "Log in", flagged: "Flagged learners", pattern: "Pattern",
         status: "Status", minRisk: "Min. risk", course: "Course", apply: "Apply", learner: "Learner", org: "Unit",
         risk: "Risk", evidence: "Evidence", timeline: "Playback timeline (media position / time)",
@@ -28,7 +30,10 @@ const LABELS = {
         bulkDismiss: "Dismiss selected", level: "Level", rollup: "Up one level", shown: "shown", of: "of",
         history: "Courses of this learner", effective: "Effective h", claimed: "Platform h", progress: "Progress",
         flags: "Flags", notFound: "learner not found", ruled: "ruled", trendTitle: "Flagged share of sessions per day",
-        day: "day", share: "share", select: "select" },
+        day: "day", share: "share", select: "select",
+        atRisk: "Early warning (will not finish at this pace / will have to cram)", asOf: "As of",
+        creditable: "Creditable h", pace: "Pace h/day", needed: "Needed h/day", daysLeft: "Days left",
+        behind: "behind", cram: "cramming ahead", noRisk: "no warnings" },
 };
 let lang = "zh";
 const t = (k) => LABELS[lang][k] || k;
@@ -271,9 +276,23 @@ async function loadOrgs() {
     { displaylogo: false, responsive: true });
 }
 
+async function loadAtRisk() {
+  const params = new URLSearchParams({ limit: "200" });
+  if ($("#f-org").value.trim()) params.set("org_id", $("#f-org").value.trim());
+  if ($("#f-course").value.trim()) params.set("course_id", $("#f-course").value.trim());
+  if ($("#f-asof").value) params.set("as_of", `${$("#f-asof").value}T00:00:00+08:00`);
+  const data = await api(`/v1/reports/at-risk?${params}`);
+  $("#at-risk tbody").innerHTML = data.items.length ? data.items.map((r) => `<tr><td>${esc(r.learner_id)}</td>
+    <td>${esc(r.org_id)}</td><td>${esc(r.course_id)}</td><td>${r.effective_hours}</td><td>${r.creditable_hours}</td>
+    <td>${r.pace_hours_per_day.toFixed(2)}</td><td>${r.needed_hours_per_day.toFixed(2)}</td><td>${r.days_left}</td>
+    <td class="warning">${[r.at_risk ? t("behind") : "", r.cramming_ahead ? t("cram") : ""].filter(Boolean).join(" · ")}</td></tr>`).join("")
+    : `<tr><td colspan="9">${t("noRisk")}</td></tr>`;
+}
+
 async function refresh() {
   await loadFlagged();
   await loadOrgs();
+  await loadAtRisk();
 }
 
 function rollUp() {
@@ -290,6 +309,7 @@ async function login() {
     $("#login-error").textContent = "";
     $("#login-box").hidden = true;
     await loadOrgs();
+    await loadAtRisk();
   } catch (err) { $("#app").hidden = true; $("#login-error").textContent = `${t("badKey")}: ${err.message}`; }
 }
 
@@ -306,6 +326,7 @@ $("#orgs-xlsx").addEventListener("click", () => download(`/v1/reports/orgs?${org
 $("#bulk-confirm").addEventListener("click", () => reviewSelected("confirmed"));
 $("#bulk-dismiss").addEventListener("click", () => reviewSelected("dismissed"));
 $("#rollup").addEventListener("click", rollUp);
+$("#risk-go").addEventListener("click", loadAtRisk);
 $("#f-depth").addEventListener("change", loadOrgs);
 $("#lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLabels(); });
 applyLabels();
