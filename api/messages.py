@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -92,7 +93,7 @@ def label(kind: str, name: str, lang: str) -> str:
     return catalog(lang).get(f"{kind}.{name}") or name
 
 
-def _localised(params: dict[str, float | str], zone: ZoneInfo) -> dict[str, object]:
+def _localised(params: dict[str, Any], zone: ZoneInfo) -> dict[str, object]:
     out: dict[str, object] = {"tz": str(zone.key)}
     for name, value in params.items():
         if name.endswith("_day_ts") and isinstance(value, int | float):
@@ -107,16 +108,26 @@ def _localised(params: dict[str, float | str], zone: ZoneInfo) -> dict[str, obje
     return out
 
 
+def render_text(code: str, params: dict[str, Any], lang: str, zone: ZoneInfo, fallback: str) -> str:
+    """A message from its code and numbers in ``lang`` and ``zone``; ``fallback`` (the
+    English the code wrote) when the catalog holds no template that fits."""
+    form = params.get("form")
+    templates = catalog(lang)
+    template = templates.get(f"{code}/{form}") if form else None
+    template = template or templates.get(code)
+    if not template or not params:
+        return fallback
+    values = _localised(params, zone)
+    if "misconduct_patterns" in params:
+        values["misconduct_names"] = "、".join(label("pattern", p, lang)
+                                              for p in str(params["misconduct_patterns"]).split(",") if p)
+    try:
+        return template.format(**values)
+    except (KeyError, ValueError, IndexError, TypeError):
+        return fallback
+
+
 def render(reason: Reason, lang: str, zone: ZoneInfo) -> Reason:
     """The reason with its message in ``lang`` and ``zone`` (unchanged when no template fits)."""
-    form = reason.params.get("form")
-    templates = catalog(lang)
-    template = templates.get(f"{reason.code}/{form}") if form else None
-    template = template or templates.get(reason.code)
-    if not template or not reason.params:
-        return reason
-    try:
-        message = template.format(**_localised(reason.params, zone))
-    except (KeyError, ValueError, IndexError, TypeError):
-        return reason
-    return msgspec.structs.replace(reason, message=message)
+    message = render_text(reason.code, reason.params, lang, zone, reason.message)
+    return reason if message == reason.message else msgspec.structs.replace(reason, message=message)

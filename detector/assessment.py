@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from learnguard.detector.base import Flag
 from learnguard.detector.context import cramming_of
 from learnguard.detector.next_steps import creditable, plan
@@ -61,7 +63,7 @@ def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState
     total_duration = sum(durations.values())
     coverage_share = (sum(coverage[v] * durations[v] for v in durations) / total_duration) if total_duration else 0.0
     flags: list[Flag] = [flag for _, score in sessions.values() for flag in score.flags]
-    explanations: list[str] = []
+    explanations: list[Explained] = []
     participation = _participation(effective_h, claimed_h, required_h, coverage, coverage_share, good, explanations)
     attitude = _attitude(learner_course, sessions, info, rules, flags, explanations)
     mastery, mastery_detail = _mastery(learner_course.learner_id, fit, explanations)
@@ -70,8 +72,11 @@ def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState
     weights = {k: v for k, v in WEIGHTS.items() if k in present}
     total_weight = sum(weights.values())
     overall = sum(present[k] * w for k, w in weights.items()) / total_weight
-    explanations.append("overall = " + " + ".join(f"{w / total_weight:.0%} {k}" for k, w in weights.items())
-                        + ("" if mastery is not None else " (no quiz answers yet: mastery left out)"))
+    explanations.append(Explained(
+        "explain.overall", "overall = " + " + ".join(f"{w / total_weight:.0%} {k}" for k, w in weights.items())
+        + ("" if mastery is not None else " (no quiz answers yet: mastery left out)"),
+        {"form": "three" if mastery is not None else "two",
+         **{k: w / total_weight for k, w in weights.items()}}))
     return {
         "course_id": learner_course.course_id,
         "effective_hours": round(effective_h, 2), "claimed_hours": round(claimed_h, 2),
@@ -82,10 +87,20 @@ def assess(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState
         "assessment": {"participation": round(participation), "attitude": round(attitude),
                        "mastery": None if mastery is None else round(mastery), "overall": round(overall),
                        "weights": {k: round(w / total_weight, 3) for k, w in weights.items()},
-                       "mastery_detail": mastery_detail, "explanations": explanations},
+                       "mastery_detail": mastery_detail,
+                       "explanations": [e.message for e in explanations],
+                       "explained": [{"code": e.code, "params": e.params} for e in explanations]},
         "flags": flags,
         "next_steps": _next_steps(learner_course, good, course, info, fit, coverage, effective_h, as_of),
     }
+
+
+class Explained(msgspec.Struct):
+    """One explanation: its English message, and its code and numbers for other languages."""
+
+    code: str
+    message: str
+    params: dict[str, Any]
 
 
 def _next_steps(learner_course: LearnerCourse, good: dict[str, tuple[SessionState, SessionScore]],
@@ -109,7 +124,7 @@ def _next_steps(learner_course: LearnerCourse, good: dict[str, tuple[SessionStat
 
 def _participation(effective_h: float, claimed_h: float, required_h: float | None, coverage: dict[str, float],
                    coverage_share: float, good: dict[str, tuple[SessionState, SessionScore]],
-                   explanations: list[str]) -> float:
+                   explanations: list[Explained]) -> float:
     hours_ratio = min(1.0, effective_h / required_h) if required_h else min(1.0, coverage_share)
     completed = sum(1 for c in coverage.values() if c >= COMPLETE_COVERAGE)
     completion = completed / len(coverage) if coverage else 0.0
@@ -117,16 +132,21 @@ def _participation(effective_h: float, claimed_h: float, required_h: float | Non
     active = min(1.0, len(days) / ACTIVE_DAYS_TARGET)
     value = 100 * (0.45 * hours_ratio + 0.3 * coverage_share + 0.15 * completion + 0.1 * active)
     target = f"of the {required_h:g} h required" if required_h else "(no required hours described)"
-    explanations.append(f"participation {value:.0f}: {effective_h:.1f} h of study that stands {target} "
-                        f"(the platform counted {claimed_h:.1f} h); watched {coverage_share:.0%} of the course's "
-                        f"video time, {completed} of {len(coverage)} videos to ≥ {COMPLETE_COVERAGE:.0%}; "
-                        f"studied on {len(days)} days")
+    explanations.append(Explained(
+        "explain.participation",
+        f"participation {value:.0f}: {effective_h:.1f} h of study that stands {target} "
+        f"(the platform counted {claimed_h:.1f} h); watched {coverage_share:.0%} of the course's "
+        f"video time, {completed} of {len(coverage)} videos to ≥ {COMPLETE_COVERAGE:.0%}; studied on {len(days)} days",
+        {"form": "required" if required_h else "open", "value": value, "hours": effective_h,
+         "required": required_h or 0.0, "claimed": claimed_h, "coverage": coverage_share, "completed": completed,
+         "videos": len(coverage), "complete_share": COMPLETE_COVERAGE, "days": len(days)}))
     return value
 
 
 def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionState, SessionScore]],
-              info: CourseInfo, rules: Thresholds, flags: list[Flag], explanations: list[str]) -> float:
+              info: CourseInfo, rules: Thresholds, flags: list[Flag], explanations: list[Explained]) -> float:
     notes = []
+    params: dict[str, Any] = {}
     if info.deadline is not None:
         cram = cramming_of(learner_course, info.deadline, info.opens_at, rules)
         regularity = 1.0 - cram.index if cram.total_hours else 0.5
@@ -134,6 +154,8 @@ def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionSt
         punctuality = 1.0 - late / max(cram.total_hours * 3600, 1.0) if cram.total_hours else 0.5
         notes.append(f"cramming index {cram.index:.2f} ({cram.share_in_window:.0%} of study in the last "
                      f"{rules.cramming_window_hours:.0f} h before the deadline)")
+        params.update(index=cram.index, share=cram.share_in_window, window_h=rules.cramming_window_hours,
+                      late_h=late / 3600)
         if late:
             notes.append(f"{late / 3600:.1f} h studied after the deadline")
     else:
@@ -152,13 +174,17 @@ def _attitude(learner_course: LearnerCourse, sessions: dict[str, tuple[SessionSt
     integrity = 0.0 if misconduct else 1.0
     notes.append(f"integrity flags: {', '.join(misconduct)}" if misconduct else "no integrity flags")
     value = 100 * (0.3 * regularity + 0.15 * punctuality + 0.2 * checks + 0.15 * interaction + 0.2 * integrity)
-    explanations.append(f"attitude {value:.0f}: " + "; ".join(notes))
+    form = ("deadline" if info.deadline is not None else "open") + ("-flagged" if misconduct else "-clean")
+    explanations.append(Explained("explain.attitude", f"attitude {value:.0f}: " + "; ".join(notes), {
+        **params, "form": form, "value": value, "answered": answered, "prompted": prompted, "rewatch": rewatch,
+        "comments": comments, "misconduct_patterns": ",".join(misconduct)}))
     return value
 
 
-def _mastery(learner_id: str, fit: RaschFit | None, explanations: list[str]) -> tuple[float | None, dict[str, Any]]:
+def _mastery(learner_id: str, fit: RaschFit | None, explanations: list[Explained]
+             ) -> tuple[float | None, dict[str, Any]]:
     if fit is None or learner_id not in fit.abilities:
-        explanations.append("mastery: no quiz answers yet")
+        explanations.append(Explained("explain.mastery", "mastery: no quiz answers yet", {"form": "none"}))
         return None, {}
     ability, se = fit.abilities[learner_id], fit.ability_se[learner_id]
     low, high = percent(ability - 1.96 * se), percent(ability + 1.96 * se)
@@ -166,10 +192,13 @@ def _mastery(learner_id: str, fit: RaschFit | None, explanations: list[str]) -> 
     detail = {"ability_logit": round(ability, 3), "standard_error": round(se, 3),
               "interval_95": [round(low), round(high)], "items_in_course_model": len(fit.difficulties)}
     uncertain = "; few answers, so this is uncertain" if se > 0.8 else ""
-    explanations.append(f"mastery {value:.0f} (95% interval {low:.0f}–{high:.0f}{uncertain}): quiz answers "
-                        f"weighed by item difficulty in a Rasch model fitted to the whole course "
-                        f"({len(fit.difficulties)} items, {fit.responses} answers; answers from flagged "
-                        f"sessions count one fifth)")
+    explanations.append(Explained(
+        "explain.mastery",
+        f"mastery {value:.0f} (95% interval {low:.0f}–{high:.0f}{uncertain}): quiz answers "
+        f"weighed by item difficulty in a Rasch model fitted to the whole course "
+        f"({len(fit.difficulties)} items, {fit.responses} answers; answers from flagged sessions count one fifth)",
+        {"form": "uncertain" if uncertain else "sure", "value": value, "low": low, "high": high,
+         "items": len(fit.difficulties), "answers": fit.responses}))
     return value, detail
 
 

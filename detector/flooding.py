@@ -18,12 +18,15 @@ class ScreenFloodingDetector:
         found: list[Evidence] = []
         repeats, comments = f["max_comment_repeats"], f["comments"]
         if repeats >= t.template_repeats and comments >= t.comments_min:
+            top = max(view.state.comment_templates.items(), key=lambda kv: kv[1], default=(0, 0))[0]
+            sample = view.state.comment_samples.get(top, "")
             found.append(Evidence(Reason(
                 "templated_comments", f"{comments:.0f} comments, {repeats:.0f} of them the same text once numbers are "
-                f"ignored (flagged from {t.template_repeats} repeats among {t.comments_min}+ comments)",
+                f"ignored (flagged from {t.template_repeats} repeats among {t.comments_min}+ comments)"
+                + (f": “{sample}”" if sample else ""),
                 repeats, float(t.template_repeats),
                 params={"comments": comments, "repeats": repeats, "min_repeats": t.template_repeats,
-                        "min_comments": t.comments_min}), 0.9, True))
+                        "min_comments": t.comments_min, "text": sample}), 0.9, True))
         rate_limit = max(t.comments_per_hour_floor, cohort.baseline("comments_per_hour") or 0.0)
         if comments >= t.comments_min and f["comments_per_hour"] > rate_limit:
             found.append(Evidence(Reason(

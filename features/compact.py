@@ -36,6 +36,9 @@ def event_id_digest(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+SAMPLE_CHARS = 60  # of a comment kept as what a flooding flag shows
+
+
 def text_template(text: str) -> str:
     """Comment text with every run of digits replaced, so 'x<ms timestamp>' is one template."""
     return _NUMBERS.sub("#", text.strip())
@@ -70,6 +73,7 @@ class Ev(msgspec.Struct, array_like=True, omit_defaults=True):
     ua: str | None = None
     server: bool | None = None   # observed by the platform's servers (v1.1 §8)
     choice: int | None = None    # a check answer's choice; a challenge's right answer
+    text: str | None = None      # a comment's template, cut to ``SAMPLE_CHARS`` (evidence for supervisors)
     options: int | None = None   # a challenge's number of choices
     chars: int | None = None     # a challenge's prompt and choices, in characters
 
@@ -111,4 +115,5 @@ def compact(event: Event) -> Ev:
     text = get(event, "text", None)
     if text is not None:
         ev.text_hash = text_digest(text)
+        ev.text = text_template(text)[:SAMPLE_CHARS]
     return ev

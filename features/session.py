@@ -135,6 +135,7 @@ class SessionState(msgspec.Struct, omit_defaults=True):
     timeline: list[Point] = msgspec.field(default_factory=list)
     timeline_base: float = 0.0
     comment_templates: dict[int, int] = msgspec.field(default_factory=dict)
+    comment_samples: dict[int, str] = msgspec.field(default_factory=dict)  # first text of each template
     devices: list[str] = msgspec.field(default_factory=list)
     ips: list[str] = msgspec.field(default_factory=list)
     user_agent: str = ""
@@ -414,6 +415,8 @@ def _on_comment(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     templates = state.comment_templates
     if ev.text_hash in templates or len(templates) < MAX_REMEMBERED:
         templates[ev.text_hash] = templates.get(ev.text_hash, 0) + 1
+        if ev.text is not None and ev.text_hash not in state.comment_samples:
+            state.comment_samples[ev.text_hash] = ev.text
 
 
 def _on_quiz_answer(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:

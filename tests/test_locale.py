@@ -100,6 +100,9 @@ def test_the_api_answers_in_the_readers_language_and_the_orgs_days(service) -> N
         en = http.post(f"/v1/sessions/{sid}/score").json()
         trend = http.get("/v1/reports/trend").json()
         as_csv = http.get("/v1/reports/flagged", headers={"Accept": "text/csv", "Accept-Language": "zh-CN"})
+        portraits = [http.get(f"/v1/learners/{learner}", headers={"Accept-Language": "zh-CN"}).json()
+                     for learner in list(cohort.truth.learners)[:12]]
+        english = http.get(f"/v1/learners/{next(iter(cohort.truth.learners))}").json()
     flag_zh = next(f for f in zh["flags"] if f["pattern"] == "scripted_playback")
     flag_en = next(f for f in en["flags"] if f["pattern"] == "scripted_playback")
     assert flag_zh["label"] == "脚本刷课" and flag_zh["status_label"] == "待审核"
@@ -120,3 +123,19 @@ def test_the_api_answers_in_the_readers_language_and_the_orgs_days(service) -> N
     rows = list(csv.DictReader(io.StringIO(as_csv.text.lstrip("\ufeff"))))
     assert rows and all(r["first_seen"].endswith("+08:00") for r in rows)
     assert any("脚本刷课" in r["pattern_names"] for r in rows)
+    # the assessment explains itself in Chinese too: every line from the catalog
+    lines = [line for p in portraits for c in p["courses"] for line in c["assessment"]["explanations"]]
+    assert len(lines) >= 4 * 12 and all(CJK.search(line) for line in lines), [x for x in lines if not CJK.search(x)]
+    assert english["courses"][0]["assessment"]["explanations"][0].startswith("participation")
+
+
+def test_flooding_evidence_shows_the_repeated_text_in_both_languages() -> None:
+    cohort = simulate_cohort(learners=60, seed=3)
+    rules = Rules()
+    run = run_offline(cohort.events, rules.course(msgspec.convert(cohort.course, Course)), rules)
+    reasons = [r for s in run.scores.values() for f in s.flags for r in f.reasons if r.code == "templated_comments"]
+    assert reasons, "the cohort has a flooder"
+    for reason in reasons:
+        text = reason.params["text"]
+        assert isinstance(text, str) and text and len(text) <= 60
+        assert f"“{text}”" in reason.message and f"“{text}”" in render(reason, "zh_CN", SHANGHAI).message

@@ -8,6 +8,7 @@ import msgspec
 from fastapi import APIRouter, Response
 
 from learnguard.api.deps import CallerDep, RulesDep, StoreDep
+from learnguard.api.messages import render_text
 from learnguard.api.present import flag_public
 from learnguard.api.schemas import LearnerPublic, documented
 from learnguard.api.timefmt import parse_time
@@ -31,7 +32,12 @@ def get_learner(learner_id: str, caller: CallerDep, store: StoreDep, rules: Rule
         raise NotFound(f"learner {learner_id!r} has no sessions{where}")
     org_id, courses = found
     caller.require_org(org_id, f"learner {learner_id}")
+    zone = caller.zone(org_id)
     for entry in courses:
         entry["flags"] = [flag_public(flag, caller, org_id) for flag in entry["flags"]]
+        assessment = entry["assessment"]
+        assessment["explanations"] = [render_text(e["code"], e["params"], caller.lang, zone, message)
+                                      for e, message in zip(assessment["explained"], assessment["explanations"],
+                                                            strict=True)]
     return Response(msgspec.json.encode(LearnerPublic(learner_id=learner_id, org_id=org_id, courses=courses)),
                     media_type="application/json")
