@@ -87,25 +87,24 @@ def flagged_learners(store: Store, caller_org: str | None, under: str | None, co
     mask = _in_scope(store, records, caller_org, under) & kept.keep_mask(records)
     if not mask.any():
         return [], 0
-    index = np.flatnonzero(mask)
-    chosen = records[index]
-    frame = pd.DataFrame({"course": tables.course[index], "learner": [tables.learners[i] for i in index]})
+    chosen, rows = records[mask], tables.row[mask]
     standing = chosen["status"] != DISMISSED
     confidence = chosen["confidence"].astype(np.float64)
-    frame["misconduct"] = np.where(standing & (chosen["misconduct"] == 1), confidence, -1.0)
-    frame["other"] = np.where(standing, np.minimum(confidence, NON_MISCONDUCT_CAP), 0.0)
-    grouped = frame.groupby(["course", "learner"], sort=False).agg(misconduct=("misconduct", "max"),
-                                                                  other=("other", "max")).reset_index()
-    risk = np.round(np.where(grouped["misconduct"] >= 0, grouped["misconduct"], grouped["other"]), 4)
-    grouped["risk"] = risk
-    grouped["course_id"] = [courses[i] for i in grouped["course"]]
-    grouped = grouped[grouped["risk"] >= min_risk - 1e-9]
-    grouped = grouped.sort_values(["risk", "learner", "course_id"], ascending=[False, True, True], kind="stable")
-    total = len(grouped)
-    page = grouped.iloc[offset:offset + limit]
-    wanted = list(zip(page["course_id"], page["learner"], strict=True))
+    # per learner x course: the strongest standing misconduct flag, else the strongest other one, capped
+    misconduct = np.full(len(tables.learners), -1.0)
+    np.maximum.at(misconduct, rows, np.where(standing & (chosen["misconduct"] == 1), confidence, -1.0))
+    other = np.full(len(tables.learners), -1.0)
+    np.maximum.at(other, rows, np.where(standing, np.minimum(confidence, NON_MISCONDUCT_CAP), 0.0))
+    risk = np.round(np.where(misconduct >= 0, misconduct, other), 4)
+    listed = np.flatnonzero((other >= 0) & (risk >= min_risk - 1e-9))  # rows with a kept flag, risky enough
+    learner_names = np.array(tables.learners, dtype=str)[listed]
+    course_names = np.array(courses, dtype=str)[tables.row_course[listed]]
+    order = listed[np.lexsort((course_names, learner_names, -risk[listed]))]
+    total = len(order)
+    page = order[offset:offset + limit]
+    wanted = [(courses[tables.row_course[i]], tables.learners[i]) for i in page]
     items = []
-    for (_, _), raw, risk_value in zip(wanted, store.rows.details(wanted), page["risk"], strict=True):
+    for (_, _), raw, risk_value in zip(wanted, store.rows.details(wanted), risk[page], strict=True):
         if raw is None:  # removed since the records were read
             continue
         row = decode_detail(raw)
@@ -156,7 +155,9 @@ def unit_counts(store: Store, caller_org: str | None, under: str | None, course_
     hours = chosen["effective"].astype(np.float64) / 3600
     names = {number: org for org, number in store.rows.org_table().items()}
     units = {number: unit_at(org, depth) for number, org in names.items()}
-    frame = pd.DataFrame({"org": [units[int(n)] for n in chosen["org"]], "learner": chosen["learner"], "hours": hours,
+    numbers, inverse = np.unique(chosen["org"], return_inverse=True)
+    rolled = np.array([units[int(n)] for n in numbers], dtype=object)[inverse]  # one lookup per unit, not per row
+    frame = pd.DataFrame({"org": rolled, "learner": chosen["learner"], "hours": hours,
                           "active": hours >= ACTIVE_HOURS,
                           "complete": np.nan_to_num(required, nan=np.inf) <= hours,
                           "flagged": chosen["flagged"] == 1, "confirmed": chosen["confirmed"] == 1})
@@ -171,6 +172,25 @@ def unit_counts(store: Store, caller_org: str | None, under: str | None, course_
                        hours=float(r.hours)) for org, r in per_unit.iterrows()], notes
 
 
+def local_days(epoch_s: np.ndarray, zone: ZoneInfo) -> np.ndarray:
+    """The local day (days since 1970-01-01 in ``zone``) of each time: one offset when the
+    zone keeps one over the span (Asia/Shanghai does), else pandas per time.
+
+    >>> local_days(np.array([1772326800.0, 1772384400.0]), ZoneInfo("Asia/Shanghai")).tolist()
+    [20513, 20514]
+    """
+    if not len(epoch_s):
+        return np.zeros(0, dtype=np.int64)
+    low, high = float(epoch_s.min()), float(epoch_s.max())
+    probes = np.linspace(low, high, num=min(64, max(2, int((high - low) // 86400) + 2)))
+    offsets = {datetime.fromtimestamp(t, tz=zone).utcoffset() for t in probes}
+    if len(offsets) == 1:
+        shift = next(iter(offsets))
+        return np.floor((epoch_s + (shift.total_seconds() if shift else 0.0)) / 86400).astype(np.int64)
+    starts = pd.DatetimeIndex(pd.to_datetime(epoch_s, unit="s", utc=True)).tz_convert(zone)
+    return np.asarray(starts.tz_localize(None).asi8 // (86400 * 10**9))
+
+
 def trend_days(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
                zone: ZoneInfo) -> list[tuple[str, int, dict[str, int]]]:
     """Per local day of ``zone``: sessions started, and how many carried each standing pattern."""
@@ -179,8 +199,7 @@ def trend_days(store: Store, caller_org: str | None, under: str | None, course_i
     chosen = records[_in_scope(store, records, caller_org, under)]
     if not len(chosen):
         return []
-    starts = pd.DatetimeIndex(pd.to_datetime(chosen["first"], unit="s", utc=True)).tz_convert(zone)
-    days = starts.tz_localize(None).asi8 // (86400 * 10**9)  # local midnight-to-midnight days
+    days = local_days(chosen["first"], zone)
     unique, inverse, counts = np.unique(days, return_inverse=True, return_counts=True)
     out = []
     per_pattern = {p: np.bincount(inverse, weights=((chosen["patterns"] >> n) & 1).astype(np.float64),
@@ -228,7 +247,7 @@ def at_risk(store: Store, caller_org: str | None, under: str | None, course_id: 
         tables = store.rows.tables("row", [cid], with_learners=True)
         records = tables.records
         mask = _in_scope(store, records, caller_org, under) & (records["first"] <= as_of)
-        chosen, learners = records[mask], [tables.learners[i] for i in np.flatnonzero(mask)]
+        chosen, learners = records[mask], [tables.learners[tables.row[i]] for i in np.flatnonzero(mask)]
         started = np.full(len(chosen), info.opens_at) if info.opens_at is not None else chosen["first"]
         effective = chosen["effective"].astype(np.float64) / 3600
         pace = effective / np.maximum(1.0, (as_of - started) / 86400)

@@ -57,12 +57,15 @@ class StoredRow(NamedTuple):
 
 
 class Tables(NamedTuple):
-    """Records of several courses: the array, each record's course index, and for flags
-    each record's learner (the key its detail is stored under)."""
+    """Records of several courses: the array and each record's course index; for flags (and
+    the other kinds read ``with_learners``) each record's row — an index into ``learners``
+    and ``row_course``, one entry per learner x course stored."""
 
     records: np.ndarray
     course: np.ndarray
+    row: np.ndarray
     learners: list[str]
+    row_course: np.ndarray
 
 
 def member(course_id: str, learner_id: str) -> str:
@@ -166,16 +169,21 @@ class RowBook:
         chunks: list[bytes] = []
         course: list[np.ndarray] = []
         learners: list[str] = []
+        counts: list[int] = []
+        row_course: list[int] = []
         for index, answer in enumerate(pipe.execute()):
             values = list(answer.values()) if named else answer
             if named:
-                for learner, value in answer.items():
-                    learners.extend([learner.decode()] * (len(value) // dtype.itemsize))
+                learners.extend(learner.decode() for learner in answer)
+                counts.extend(len(value) // dtype.itemsize for value in values)
+                row_course.extend([index] * len(values))
             blob = b"".join(values)
             chunks.append(blob)
             course.append(np.full(len(blob) // dtype.itemsize, index, dtype=np.int32))
         records = np.frombuffer(b"".join(chunks), dtype=dtype)
-        return Tables(records, np.concatenate(course) if course else np.zeros(0, np.int32), learners)
+        rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts) if named else np.zeros(0, np.int64)
+        return Tables(records, np.concatenate(course) if course else np.zeros(0, np.int32), rows, learners,
+                      np.array(row_course, dtype=np.int32))
 
     def details(self, wanted: list[tuple[str, str]]) -> list[bytes | None]:
         """The detail of each (course, learner), in one round trip."""
