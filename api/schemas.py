@@ -18,6 +18,7 @@ from learnguard.detector.verification import Verification
 from learnguard.features.course import Course
 from learnguard.features.events import Event, Ref, Rejection, Seconds, Time
 from learnguard.service.registry import Envelope
+from learnguard.service.report_queries import AtRisk
 
 REF = "#/components/schemas/{name}"
 
@@ -149,28 +150,11 @@ class AppealRequest(msgspec.Struct):
     on_behalf_of: str = ""
 
 
-class AtRiskLearner(msgspec.Struct):
-    """A learner who will not reach the course's creditable hours at their pace so far
-    (``at_risk``) or would need at least twice that pace (``cramming_ahead``)."""
-
-    learner_id: str
-    org_id: str
-    course_id: str
-    effective_hours: float
-    creditable_hours: float
-    pace_hours_per_day: float
-    needed_hours_per_day: float
-    projected_hours: float
-    days_left: float
-    at_risk: bool
-    cramming_ahead: bool
-
-
 class AtRiskPublic(msgspec.Struct):
     """``GET /v1/reports/at-risk``: the early warning, most hours short first."""
 
     as_of: str
-    items: list[AtRiskLearner]
+    items: list[AtRisk]
     next_cursor: str | None = None
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -211,10 +212,10 @@ def trend_days(store: Store, caller_org: str | None, under: str | None, course_i
     return out
 
 
-@dataclass
-class AtRisk:
-    """A learner who will not reach a course's creditable hours at their pace, or would
-    need to cram to (hours, days, hours per day, as of the report's time)."""
+class AtRisk(msgspec.Struct):
+    """A learner who will not reach a course's creditable hours at their pace so far
+    (``at_risk``) or would need at least twice that pace (``cramming_ahead``): hours, days,
+    hours per day, as of the report's time."""
 
     learner_id: str
     org_id: str

@@ -17,9 +17,11 @@ import pytest
 import redis
 
 from learnguard.api.app import create_app
+from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
 from learnguard.service.store import Store
 from learnguard.settings import Settings
+from learnguard.simulator.cohort import simulate_cohort
 
 SERVER_URL = os.environ.get("LEARNGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -99,3 +101,13 @@ def service(store: Store, settings: Settings) -> Iterator[Service]:
         yield Service(url=server.url, store=store, settings=settings, keys=make_keys(store))
     finally:
         server.stop()
+
+
+@pytest.fixture
+def cohort_service(service):
+    """The service with a 40-learner simulated cohort (seed 5) replayed and every session scored."""
+    cohort = simulate_cohort(learners=40, seed=5)
+    with service.client("admin") as http:
+        replay(http, cohort)
+        score_all(http, list(cohort.truth.sessions))
+    return service, cohort

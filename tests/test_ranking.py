@@ -9,25 +9,13 @@ import io
 
 import pytest
 
-from learnguard.replay import replay, score_all
-from learnguard.simulator.cohort import simulate_cohort
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MISCONDUCT = {"scripted_playback", "screen_flooding", "account_sharing"}
 
 
-@pytest.fixture
-def ranked(service):
-    cohort = simulate_cohort(learners=40, seed=5)
-    with service.client("admin") as http:
-        replay(http, cohort)
-        score_all(http, list(cohort.truth.sessions))
-    return service, cohort
-
-
-def test_only_standing_misconduct_counts_as_a_violation(ranked) -> None:
-    service, _ = ranked
+def test_only_standing_misconduct_counts_as_a_violation(cohort_service) -> None:
+    service, _ = cohort_service
     with service.client("admin") as http:
         flagged = http.get("/v1/reports/flagged", params={"limit": 1000}).json()["items"]
         ranking = http.get("/v1/reports/orgs").json()
@@ -44,8 +32,8 @@ def test_only_standing_misconduct_counts_as_a_violation(ranked) -> None:
     assert "cramming is learning quality" in ranking["ranked_by"] and "then the unit's id" in ranking["ranked_by"]
 
 
-def test_units_roll_up_to_their_parents_counting_each_learner_once(ranked) -> None:
-    service, cohort = ranked
+def test_units_roll_up_to_their_parents_counting_each_learner_once(cohort_service) -> None:
+    service, cohort = cohort_service
     with service.client("admin") as http:
         leaves = http.get("/v1/reports/orgs").json()["items"]
         universities = http.get("/v1/reports/orgs", params={"depth": 2}).json()["items"]
@@ -62,8 +50,8 @@ def test_units_roll_up_to_their_parents_counting_each_learner_once(ranked) -> No
     assert bad.status_code == 422
 
 
-def test_completion_counts_against_what_the_course_can_credit(ranked) -> None:
-    service, cohort = ranked
+def test_completion_counts_against_what_the_course_can_credit(cohort_service) -> None:
+    service, cohort = cohort_service
     with service.client("admin") as http:
         course = http.get(f"/v1/courses/{cohort.course_id}").json()
         body = {k: v for k, v in course.items() if k not in ("course_id",)}
@@ -81,8 +69,8 @@ def test_completion_counts_against_what_the_course_can_credit(ranked) -> None:
     assert complete == sum(1 for h in hours.values() if h >= video_hours - 0.01) > 0
 
 
-def test_both_lists_export_for_a_spreadsheet(ranked) -> None:
-    service, _ = ranked
+def test_both_lists_export_for_a_spreadsheet(cohort_service) -> None:
+    service, _ = cohort_service
     with service.client("supervisor") as http:
         answer = http.get("/v1/reports/orgs", headers={"Accept": "text/csv", "Accept-Language": "zh-CN"})
         ranking = http.get("/v1/reports/orgs").json()
@@ -96,10 +84,10 @@ def test_both_lists_export_for_a_spreadsheet(ranked) -> None:
     assert any(r and r[0] == "ranked_by" for r in rows)
 
 
-def test_lists_export_as_excel_workbooks(ranked) -> None:
+def test_lists_export_as_excel_workbooks(cohort_service) -> None:
     from openpyxl import load_workbook
 
-    service, _ = ranked
+    service, _ = cohort_service
     with service.client("supervisor") as http:
         ranking = http.get("/v1/reports/orgs", params={"format": "xlsx"}, headers={"Accept-Language": "zh-CN"})
         flagged = http.get("/v1/reports/flagged", params={"format": "xlsx", "limit": 1000})

@@ -6,21 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from learnguard.replay import replay, score_all
-from learnguard.simulator.cohort import simulate_cohort
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PLAYING_BOTS = ("inpage_bot", "mimic_bot")  # bots that really play the media: time a dismissal gives back
-
-
-@pytest.fixture
-def ruled_service(service):
-    cohort = simulate_cohort(learners=40, seed=5)
-    with service.client("admin") as http:
-        replay(http, cohort)
-        score_all(http, list(cohort.truth.sessions))
-    return service, cohort
 
 
 def _scripted_session(http, cohort) -> tuple[str, dict]:
@@ -39,8 +27,8 @@ def _portrait_hours(http, learner_id: str, course_id: str) -> float:
     return portrait["courses"][0]["effective_hours"]
 
 
-def test_a_dismissed_flag_stops_counting_everywhere_and_a_confirmed_one_stays(ruled_service) -> None:
-    service, cohort = ruled_service
+def test_a_dismissed_flag_stops_counting_everywhere_and_a_confirmed_one_stays(cohort_service) -> None:
+    service, cohort = cohort_service
     with service.client("admin") as http:
         sid, before = _scripted_session(http, cohort)
     flag_id = before["flags"][0]["flag_id"]
@@ -85,8 +73,8 @@ def test_a_dismissed_flag_stops_counting_everywhere_and_a_confirmed_one_stays(ru
     assert again["flags"][0]["status"] == "confirmed"
 
 
-def test_cramming_is_one_flag_and_one_ruling_per_learner_and_course(ruled_service) -> None:
-    service, _ = ruled_service
+def test_cramming_is_one_flag_and_one_ruling_per_learner_and_course(cohort_service) -> None:
+    service, _ = cohort_service
     with service.client("admin") as http:
         items = http.get("/v1/reports/flagged", params={"pattern": "last_minute_cramming"}).json()["items"]
         crammer = next(i for i in items if len(i["flags"][0]["sessions"]) > 1)
@@ -104,8 +92,8 @@ def test_cramming_is_one_flag_and_one_ruling_per_learner_and_course(ruled_servic
     assert (crammer["learner_id"], crammer["course_id"]) not in {(i["learner_id"], i["course_id"]) for i in left}
 
 
-def test_a_selection_is_ruled_at_once_and_what_cannot_be_ruled_says_why(ruled_service) -> None:
-    service, _ = ruled_service
+def test_a_selection_is_ruled_at_once_and_what_cannot_be_ruled_says_why(cohort_service) -> None:
+    service, _ = cohort_service
     with service.client("admin") as http:
         everything = http.get("/v1/reports/flagged").json()["items"]
     outside = next(f["flag_id"] for i in everything if not i["org_id"].startswith("zhejiang/hdu") for f in i["flags"])
@@ -123,8 +111,8 @@ def test_a_selection_is_ruled_at_once_and_what_cannot_be_ruled_says_why(ruled_se
     assert set(mine) <= {f["flag_id"] for i in confirmed for f in i["flags"]}
 
 
-def test_an_appeal_puts_a_ruled_flag_back_in_the_queue_with_the_statement(ruled_service) -> None:
-    service, cohort = ruled_service
+def test_an_appeal_puts_a_ruled_flag_back_in_the_queue_with_the_statement(cohort_service) -> None:
+    service, cohort = cohort_service
     with service.client("admin") as http:
         sid, before = _scripted_session(http, cohort)
     flag_id = before["flags"][0]["flag_id"]

@@ -8,19 +8,7 @@ import io
 
 import pytest
 
-from learnguard.replay import replay, score_all
-from learnguard.simulator.cohort import simulate_cohort
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def cohort_service(service):
-    cohort = simulate_cohort(learners=40, seed=5)
-    with service.client("admin") as http:
-        replay(http, cohort)
-        score_all(http, list(cohort.truth.sessions))
-    return service, cohort
 
 
 def all_pages(http, **params) -> list[dict]:

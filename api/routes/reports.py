@@ -17,7 +17,6 @@ from learnguard.api.messages import label
 from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
     XLSX,
-    AtRiskLearner,
     AtRiskPublic,
     ChallengeOutcome,
     FlaggedLearner,
@@ -197,7 +196,7 @@ def at_risk_report(caller: CallerDep, store: StoreDep, rules: RulesDep, org_id: 
     offset = _offset(cursor)
     ensure_current(store, rules)
     found = at_risk(store, caller.key.org, org_id, course_id, cast(float, moment))
-    page = [msgspec.convert(item, AtRiskLearner, from_attributes=True) for item in found[offset:offset + limit]]
+    page = found[offset:offset + limit]
     next_cursor = (base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
                    if offset + limit < len(found) else None)
     return Response(msgspec.json.encode(AtRiskPublic(as_of=rfc3339(cast(float, moment)), items=page,
