@@ -64,17 +64,17 @@ def complete_scores(store: Store, records: list[SessionRecord], rules: Rules) ->
     evidence = [score.model_evidence for score in results]
     missing = evidence_missing(results, envelope.version)
     if missing:  # scored before the promotion: cached by an earlier read, or asked once and cached
-        keys = [(shard_of(states[i].learner_id, store.shards), states[i].session_id) for i in missing]
-        cached = store.sessions.cached_evidence(envelope.version, keys)
-        unknown = [i for i, known in zip(missing, cached, strict=True) if known is None]
-        for i, known in zip(missing, cached, strict=True):
+        keys = {i: (shard_of(states[i].learner_id, store.shards), states[i].session_id) for i in missing}
+        for i, known in zip(missing, store.sessions.cached_evidence(envelope.version, list(keys.values())),
+                            strict=True):
             evidence[i] = known
+        unknown = [i for i in missing if evidence[i] is None]
         asked = model_evidence([states[i] for i in unknown], [courses[i] for i in unknown], rules, model,
                                envelope.version)
         for i, known in zip(unknown, asked, strict=True):
             evidence[i] = known
-        store.sessions.cache_evidence(envelope.version, {keys[missing.index(i)]: known
-                                                         for i, known in zip(unknown, asked, strict=True)})
+        store.sessions.cache_evidence(envelope.version, {keys[i]: known for i, known in zip(unknown, asked,
+                                                                                       strict=True)})
     return with_models(states, results, cast(list[ModelEvidence], evidence), envelope)
 
 

@@ -80,15 +80,6 @@ class LearnerCourseReport(msgspec.Struct, array_like=True):
     built_at: float = 0.0
 
     @property
-    def risk(self) -> float:
-        """The strongest standing misconduct flag (a dismissed flag no longer counts)."""
-        return max((f.flag.confidence for f in self.flags if f.flag.misconduct and f.stands), default=0.0)
-
-    @property
-    def patterns(self) -> list[str]:
-        return sorted({f.flag.pattern for f in self.flags})
-
-    @property
     def misconduct(self) -> bool:
         """Whether a misconduct flag stands (cramming is learning quality, not a violation)."""
         return any(f.flag.misconduct and f.stands for f in self.flags)
@@ -186,7 +177,7 @@ def refresh_rows(store: Store, rules: Rules, limit: int = REFRESH_BATCH) -> int:
         for course_id, learners in taken.items():
             records = store.sessions.learner_courses_of(learners, course_id)
             rows = compute_rows(store, rules, course_id, list(records.values()))
-            before = [decode_detail(raw) for raw in book.details_of(course_id, learners) if raw]
+            before = [decode_detail(raw) for raw in book.details([(course_id, lid) for lid in learners]) if raw]
             old = {row.learner_id: row for row in before}
             numbers = book.org_numbers({row.org_id for row in rows})
             book.write(course_id, {row.learner_id: stored_row(row, numbers[row.org_id]) for row in rows},

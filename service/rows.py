@@ -198,11 +198,6 @@ class RowBook:
             pipe.hlen(self.keys.rows(course_id))
         return sum(cast(list[int], pipe.execute()))
 
-    def details_of(self, course_id: str, learner_ids: list[str]) -> list[bytes | None]:
-        if not learner_ids:
-            return []
-        return cast(list[bytes | None], self.client.hmget(self.keys.rows_detail(course_id), learner_ids))
-
     def busy(self, for_s: float) -> str:
         """Note a refresh under way (until it says idle, or ``for_s`` passes if it dies)."""
         token = uuid.uuid4().hex
