@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from learnguard import __version__
 from learnguard.api.errors import install_error_handlers
 from learnguard.api.observability import install_observability
+from learnguard.api.report_pool import ReportPool
 from learnguard.api.routes import (
     challenges,
     courses,
@@ -50,7 +51,7 @@ def _start_watchdog(store: Store, settings: Settings, stop: threading.Event) -> 
     return thread
 
 
-def _start_row_refresher(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_row_refresher(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
     """Keep the supervisors' report rows current in the background: recompute the dirty
     ones in batches (several API processes share the work: each takes its own rows)."""
     rules = rules_from(settings)
@@ -86,7 +87,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         threads = []
         if opened_here and not settings.redis_url:
             threads.append(_start_watchdog(app.state.store, settings, stop))
-        threads.append(_start_row_refresher(app.state.store, settings, stop))
+        # reports run in processes of their own when this app opened its store (they open
+        # theirs from the same settings); the rows' refresher then runs there too
+        app.state.reports = ReportPool(settings, app.state.store, app.state.rules,
+                                       settings.report_processes if opened_here else 0)
+        if app.state.reports.separate:
+            app.state.reports.start()
+        else:
+            threads.append(start_row_refresher(app.state.store, settings, stop))
         for _ in range(workers):
             worker = Worker(app.state.store.on_same_connection(settings), settings)
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)
@@ -98,6 +106,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             stop.set()
             for thread in threads:
                 thread.join(timeout=10)
+            app.state.reports.close()
             if opened_here:
                 # drop our connections so an embedded Redis that no other process uses
                 # shuts down (saving its files) when this process exits

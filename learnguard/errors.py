@@ -28,6 +28,15 @@ class LearnGuardError(Exception):
         self.retry_after = retry_after  # seconds, sent as Retry-After (429, 503)
         self.details = details
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # kept whole across processes (a report process raises, the API answers)
+        return _rebuild, (type(self), self.message, self.retry_after, self.details)
+
+
+def _rebuild(cls: type[LearnGuardError], message: str, retry_after: int | None,
+             details: dict[str, Any]) -> LearnGuardError:
+    return cls(message, retry_after, **details)
+
 
 class BadRequest(LearnGuardError):
     status = 400

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)
+    # processes that answer supervisors' reports, so a province-wide report never holds the
+    # API process while platforms wait for scores (0: in the API process)
+    report_processes: int = Field(default=1, ge=0, le=64)
 
     @property
     def archive_path(self) -> Path:
