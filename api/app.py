@@ -24,6 +24,7 @@ from learnguard.api.routes import (
     ops,
     reports,
     sessions,
+    xapi,
 )
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     install_error_handlers(app)
     install_observability(app)
     for router in (events.router, courses.router, sessions.router, challenges.router, learners.router, reports.router,
-                   flags.router, models.router, ops.router, dashboard.router):
+                   flags.router, models.router, ops.router, dashboard.router, xapi.router):
         app.include_router(router)
     install_openapi(app)
     return app

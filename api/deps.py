@@ -105,7 +105,12 @@ def get_caller(request: Request,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise Unauthorized("missing key: send 'Authorization: Bearer <key>'")
-    key = _lookup(request, credentials.credentials.strip())
+    return caller_of(request, credentials.credentials.strip())
+
+
+def caller_of(request: Request, secret: str) -> Caller:
+    """The caller behind an API key however it was sent (Bearer, or Basic for xAPI clients)."""
+    key = _lookup(request, secret)
     if key is None:
         raise Unauthorized("unknown key")
     if not key.active:

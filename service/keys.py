@@ -49,6 +49,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:rows:model                string the model version the rows were built with
     {p}:rows:rebuild              string pairs marked by the running rebuild (its progress)
     {p}:rows:busy                 zset   refreshes under way -> when they give up
+    {p}:xapi:voided               hash   voided xAPI statement id -> the voiding statement's id
 
 ``shard_of`` decides which shard a learner's keys live in.
 """
@@ -199,6 +200,9 @@ class Keys:
 
     def rows_busy(self) -> str:
         return f"{self.prefix}:rows:busy"
+
+    def xapi_voided(self) -> str:
+        return f"{self.prefix}:xapi:voided"
 
     def rows_rebuild(self) -> str:
         return f"{self.prefix}:rows:rebuild"

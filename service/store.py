@@ -30,6 +30,7 @@ from learnguard.service.registry import Registry
 from learnguard.service.rows import RowBook
 from learnguard.service.sessions import SessionIndex
 from learnguard.service.streams import Streams
+from learnguard.service.voids import VoidBook
 from learnguard.settings import Settings
 
 StoreError = redis.RedisError  # what the API maps to 503 when the store cannot answer
@@ -52,6 +53,7 @@ class Store:
         self.registry = Registry(client, keys)
         self.challenges = ChallengeBook(client, keys)
         self.rows = RowBook(client, keys)
+        self.voids = VoidBook(client, keys)
 
     @classmethod
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:

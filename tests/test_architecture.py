@@ -134,7 +134,7 @@ def test_openapi_shows_bodies_answers_errors_and_the_bearer_scheme() -> None:
             where = f"{method.upper()} {path}"
             ok = [code for code in operation["responses"] if code.startswith("2")]
             assert ok, where
-            assert operation["responses"][ok[0]]["content"], f"{where} documents no answer body"
+            assert ok[0] == "204" or operation["responses"][ok[0]]["content"], f"{where} documents no answer body"
             if not path.startswith("/v1/"):
                 continue
             checked += 1

@@ -30,6 +30,7 @@ def test_key_formats_are_pinned() -> None:
         "lg:rows:c:c1", "lg:rows:f:c1", "lg:rows:m:c1", "lg:rows:d:c1")
     assert (keys.rows_dirty(), keys.rows_model(), keys.rows_busy(), keys.rows_orgs()) == (
         "lg:rows:dirty", "lg:rows:model", "lg:rows:busy", "lg:rows:orgs")
+    assert keys.xapi_voided() == "lg:xapi:voided"
 
 
 def test_a_learner_always_lands_on_the_same_shard() -> None:
