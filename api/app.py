@@ -16,6 +16,7 @@ from learnguard.api.report_pool import ReportPool
 from learnguard.api.routes import (
     challenges,
     courses,
+    credits,
     dashboard,
     events,
     flags,
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
                   description="Learning-integrity service: is the study time real?")
     install_error_handlers(app)
     install_observability(app)
-    for router in (events.router, courses.router, sessions.router, challenges.router, learners.router, reports.router,
+    for router in (events.router, credits.router, courses.router, sessions.router, challenges.router, learners.router,
+                   reports.router,
                    flags.router, models.router, ops.router, dashboard.router, xapi.router):
         app.include_router(router)
     install_openapi(app)

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "score": frozenset({"platform", "analyst", "admin"}),
     "learners": frozenset({"supervisor", "analyst", "admin"}),
     "reports": frozenset({"supervisor", "analyst", "admin"}),
+    # a platform credits the hours that stand (学时认定) from these
+    "credits": frozenset({"platform", "supervisor", "analyst", "admin"}),
     "reviews": frozenset({"supervisor", "admin"}),
     # a learner's appeal reaches us through their platform or their supervisor
     "appeals": frozenset({"platform", "supervisor", "admin"}),

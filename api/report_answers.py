@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import uuid
+from datetime import datetime
 from typing import cast
 
 import msgspec
@@ -21,6 +23,8 @@ from learnguard.api.present import report_flag_public
 from learnguard.api.schemas import (
     XLSX,
     AtRiskPublic,
+    CreditPublic,
+    CreditsPage,
     FlaggedLearner,
     FlaggedPage,
     TrendDay,
@@ -35,6 +39,7 @@ from learnguard.service.report_queries import (
     FlagFilter,
     FlaggedItem,
     at_risk,
+    credit_rows,
     flagged_learners,
     trend_days,
     unit_counts,
@@ -43,6 +48,8 @@ from learnguard.service.reports import ensure_current
 from learnguard.service.store import Store
 
 JSON = "application/json"
+
+CREDIT_NAMESPACE = uuid.UUID("0c7a3c55-1c1f-4b7e-8f5e-6c6561726e67")  # a credit's statement id: same credit, same id
 
 Answer = tuple[bytes, str, dict[str, str]]
 """A finished response: body, media type, headers."""
@@ -78,6 +85,14 @@ class AtRiskQuery(msgspec.Struct, frozen=True):
     as_of: float
     offset: int
     limit: int
+
+
+class CreditsQuery(msgspec.Struct, frozen=True):
+    org_id: str | None
+    course_id: str | None
+    offset: int
+    limit: int
+    format: str  # json, csv, xlsx or xapi
 
 
 def cursor_after(offset: int, limit: int, total: int) -> str | None:
@@ -129,6 +144,60 @@ def at_risk_page(store: Store, rules: Rules, caller: Caller, query: AtRiskQuery)
     page = found[query.offset:query.offset + query.limit]
     return msgspec.json.encode(AtRiskPublic(as_of=rfc3339(cast(float, query.as_of)), items=page,
                                             next_cursor=cursor_after(query.offset, query.limit, len(found)))), JSON, {}
+
+
+def credits_page(store: Store, rules: Rules, caller: Caller, query: CreditsQuery) -> Answer:
+    ensure_current(store, rules)
+    found = credit_rows(store, caller.key.org, query.org_id, query.course_id)
+    page = [CreditPublic(learner_id=c.learner_id, org_id=c.org_id, course_id=c.course_id,
+                         effective_hours=c.effective_hours, creditable_hours=c.creditable_hours, complete=c.complete,
+                         status=c.status, sessions=c.sessions,  # type: ignore[arg-type]
+                         first_study=rfc3339(c.first_study), last_study=rfc3339(c.last_study))
+            for c in found[query.offset:query.offset + query.limit]]
+    next_cursor = cursor_after(query.offset, query.limit, len(found))
+    headers = {"X-Next-Cursor": next_cursor or ""}
+    if query.format == "xapi":
+        return msgspec.json.encode([completed_statement(c) for c in page]), JSON, headers
+    if query.format in ("csv", "xlsx"):
+        rows: list[list[object]] = [["learner_id", "org_id", "course_id", "effective_hours", "creditable_hours",
+                                     "complete", "status", "sessions", "first_study", "last_study"]]
+        for c in page:
+            zone = caller.zone(c.org_id)
+            rows.append([c.learner_id, c.org_id, c.course_id, c.effective_hours, c.creditable_hours, c.complete,
+                         c.status, c.sessions,
+                         local_time(_seconds(c.first_study), zone), local_time(_seconds(c.last_study), zone)])
+        return table(rows, query.format, "credits", headers)
+    return msgspec.json.encode(CreditsPage(items=page, next_cursor=next_cursor)), JSON, {}
+
+
+CREDIT_EXT = "https://learnguard.dev/xapi/extensions/"
+
+
+def completed_statement(credit: CreditPublic) -> dict[str, object]:
+    """A credit as the xAPI statement a platform's LRS takes (学时互认): ``completed`` when the
+    creditable hours stand, ``progressed`` otherwise; the standing time as ``result.duration``."""
+    seconds = round(credit.effective_hours * 3600)
+    done = credit.complete and credit.status == "complete"
+    return {
+        "id": str(uuid.uuid5(CREDIT_NAMESPACE, f"{credit.learner_id}|{credit.course_id}|{seconds}|{credit.status}")),
+        "actor": {"objectType": "Agent", "account": {"homePage": "https://learnguard.dev/learners",
+                                                     "name": credit.learner_id}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed" if done else
+                 "http://adlnet.gov/expapi/verbs/progressed",
+                 "display": {"en-US": "completed" if done else "progressed"}},
+        "object": {"objectType": "Activity", "id": f"urn:learnguard:course:{credit.course_id}",
+                   "definition": {"type": "http://adlnet.gov/expapi/activities/course"}},
+        "result": {"duration": f"PT{seconds}S", "completion": done,
+                   "extensions": {CREDIT_EXT + "effective-hours": credit.effective_hours,
+                                  CREDIT_EXT + "creditable-hours": credit.creditable_hours,
+                                  CREDIT_EXT + "status": credit.status}},
+        "context": {"extensions": {CREDIT_EXT + "org": credit.org_id}},
+        "timestamp": credit.last_study,
+    }
+
+
+def _seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _cell(value: object) -> object:

@@ -158,6 +158,30 @@ class AtRiskPublic(msgspec.Struct):
     next_cursor: str | None = None
 
 
+class CreditPublic(msgspec.Struct):
+    """A learner × course's study hours that stand (学时认定), as a platform credits them."""
+
+    learner_id: str
+    org_id: str
+    course_id: str
+    effective_hours: float  # online study time after physics and rulings
+    creditable_hours: float | None  # what the course asks, capped at what its videos hold
+    complete: bool
+    # complete | in_progress | under_review (a misconduct flag stands, not yet ruled) |
+    # misconduct_confirmed (a supervisor confirmed one): hold the credit until it is ruled
+    status: Literal["complete", "in_progress", "under_review", "misconduct_confirmed"]
+    sessions: int
+    first_study: str
+    last_study: str
+
+
+class CreditsPage(msgspec.Struct):
+    """``GET /v1/credits``: one page of learner × course credits."""
+
+    items: list[CreditPublic]
+    next_cursor: str | None = None
+
+
 class RebuildPublic(msgspec.Struct):
     total: int
     done: int
@@ -328,7 +352,7 @@ PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePu
           CoursePublic, LearnerPublic, ReviewRequest, BulkReviewRequest, BulkReviewResult, AppealRequest,
           FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
-          HealthPublic, RowsStatusPublic, AtRiskPublic)
+          HealthPublic, RowsStatusPublic, AtRiskPublic, CreditsPage)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorPublic", "type": "object", "required": ["error"],

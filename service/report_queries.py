@@ -264,3 +264,40 @@ def at_risk(store: Store, caller_org: str | None, under: str | None, course_id: 
                               round(float(projected[i]), 2), round(days_left, 1), bool(behind[i]), bool(cramming[i])))
     out.sort(key=lambda r: (-(r.creditable_hours - r.projected_hours), r.learner_id, r.course_id))
     return out
+
+
+class Credit(msgspec.Struct):
+    """The study hours of a learner × course that stand (学时认定): online hours after the
+    rulings, what the course can credit, and whether a misconduct flag holds them back."""
+
+    learner_id: str
+    org_id: str
+    course_id: str
+    effective_hours: float
+    creditable_hours: float | None
+    complete: bool
+    status: str  # complete | in_progress | under_review | misconduct_confirmed
+    sessions: int
+    first_study: float
+    last_study: float
+
+
+def credit_rows(store: Store, caller_org: str | None, under: str | None, course_id: str | None) -> list[Credit]:
+    """Every learner × course in scope, course by course, learners in id order."""
+    out: list[Credit] = []
+    names = {number: org for org, number in store.rows.org_table().items()}
+    for cid in _course_ids(store, course_id):
+        course = store.courses.get(cid)
+        hours = creditable(course.required_hours, sum(v.duration for v in course.videos))[0] if course else None
+        tables = store.rows.tables("row", [cid], with_learners=True)
+        mask = _in_scope(store, tables.records, caller_org, under)
+        for i in sorted(np.flatnonzero(mask), key=lambda i: tables.learners[tables.row[i]]):
+            record = tables.records[i]
+            effective = round(float(record["effective"]) / 3600, 3)
+            complete = hours is not None and effective >= hours - 1e-6
+            status = ("misconduct_confirmed" if record["confirmed"] else "under_review" if record["flagged"]
+                      else "complete" if complete else "in_progress")
+            out.append(Credit(tables.learners[tables.row[i]], names[int(record["org"])], cid, effective,
+                              None if hours is None else round(hours, 3), complete, status, int(record["sessions"]),
+                              float(record["first"]), float(record["last"])))
+    return out
