@@ -154,18 +154,22 @@ def credits_page(store: Store, rules: Rules, caller: Caller, query: CreditsQuery
                          status=c.status, sessions=c.sessions,  # type: ignore[arg-type]
                          first_study=rfc3339(c.first_study), last_study=rfc3339(c.last_study))
             for c in found[query.offset:query.offset + query.limit]]
+    offline = store.offline.of_many(c.learner_id for c in page)
+    for item in page:
+        item.offline_hours = round(sum(r.hours for r in offline[item.learner_id] if r.activity == item.course_id), 2)
     next_cursor = cursor_after(query.offset, query.limit, len(found))
     headers = {"X-Next-Cursor": next_cursor or ""}
     if query.format == "xapi":
         return msgspec.json.encode([completed_statement(c) for c in page]), JSON, headers
     if query.format in ("csv", "xlsx"):
         rows: list[list[object]] = [["learner_id", "org_id", "course_id", "effective_hours", "creditable_hours",
-                                     "complete", "status", "sessions", "first_study", "last_study"]]
+                                     "complete", "status", "sessions", "first_study", "last_study", "offline_hours"]]
         for c in page:
             zone = caller.zone(c.org_id)
             rows.append([c.learner_id, c.org_id, c.course_id, c.effective_hours, c.creditable_hours, c.complete,
                          c.status, c.sessions,
-                         local_time(_seconds(c.first_study), zone), local_time(_seconds(c.last_study), zone)])
+                         local_time(_seconds(c.first_study), zone), local_time(_seconds(c.last_study), zone),
+                         c.offline_hours])
         return table(rows, query.format, "credits", headers)
     return msgspec.json.encode(CreditsPage(items=page, next_cursor=next_cursor)), JSON, {}
 

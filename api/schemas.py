@@ -100,12 +100,30 @@ class CoursePublic(Course, kw_only=True):
     course_id: str
 
 
+class OfflineRecordPublic(msgspec.Struct):
+    activity: str
+    hours: float
+    date: str
+    kind: str
+
+
+class OfflinePublic(msgspec.Struct):
+    """Offline training as the unit recorded it (``learnguard import offline``): never mixed
+    into the measured ``effective_hours``."""
+
+    hours: float
+    by_kind: dict[str, float]
+    records: list[OfflineRecordPublic]
+
+
 class LearnerPublic(msgspec.Struct):
-    """A learner's portrait: one assessment per course (see the README)."""
+    """A learner's portrait: one assessment per course (see the README), and offline
+    training apart (each course entry also says its ``offline_hours``)."""
 
     learner_id: str
     org_id: str
     courses: list[dict[str, Any]]
+    offline: OfflinePublic | None = None
 
 
 # -- supervision -------------------------------------------------------------------------------
@@ -173,6 +191,7 @@ class CreditPublic(msgspec.Struct):
     sessions: int
     first_study: str
     last_study: str
+    offline_hours: float = 0.0  # offline training recorded for this course (kept apart, never in effective_hours)
 
 
 class CreditsPage(msgspec.Struct):

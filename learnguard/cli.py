@@ -297,3 +297,35 @@ def archive_replay(source: Annotated[Path, typer.Argument(help="an archive direc
 
 if __name__ == "__main__":
     app()
+
+
+import_app = typer.Typer(help="Bring in records from elsewhere: offline training.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("offline")
+def import_offline(source: Annotated[Path, typer.Argument(help="a CSV: learner_id, org_id, activity (or course_id), "
+                                                                "hours, date, kind")]) -> None:
+    """Offline training (party-school classes, lectures, practice) into the portraits, kept
+    apart from online hours. Importing a file again adds nothing; bad lines are reported by
+    number and the exit code is 2 when any line was refused."""
+    from learnguard.features.offline import read_offline_csv
+
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"{source}: cannot be read as UTF-8 text ({exc})") from exc
+    lines, errors = read_offline_csv(text)
+    with _store() as store:
+        owners = store.owners.bind(("learner", r.learner_id, r.org_id) for _, r in lines)
+        done = store.offline.import_lines(lines, owners)
+    refused = sorted([*errors, *done.refused], key=lambda e: e.line)
+    hours = sum(r.hours for _, r in lines)
+    typer.echo(f"{done.added} records added, {done.duplicates} already there, {len(refused)} lines refused "
+               f"({hours:g} hours read)")
+    for error in refused[:200]:
+        typer.echo(f"  line {error.line}: {error.error}")
+    if len(refused) > 200:
+        typer.echo(f"  … and {len(refused) - 200} more")
+    if refused:
+        raise typer.Exit(2)

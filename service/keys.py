@@ -50,6 +50,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:rows:rebuild              string pairs marked by the running rebuild (its progress)
     {p}:rows:busy                 zset   refreshes under way -> when they give up
     {p}:xapi:voided               hash   voided xAPI statement id -> the voiding statement's id
+    {p}:offline:{learner}         hash   record id -> an offline training record (msgpack)
 
 ``shard_of`` decides which shard a learner's keys live in.
 """
@@ -203,6 +204,9 @@ class Keys:
 
     def xapi_voided(self) -> str:
         return f"{self.prefix}:xapi:voided"
+
+    def offline(self, learner_id: str) -> str:
+        return f"{self.prefix}:offline:{learner_id}"
 
     def rows_rebuild(self) -> str:
         return f"{self.prefix}:rows:rebuild"

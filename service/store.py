@@ -24,6 +24,7 @@ from learnguard.service.courses import CourseBook
 from learnguard.service.flags import FlagBook
 from learnguard.service.keys import LAYOUT_VERSION, Keys
 from learnguard.service.limits import RateLimiter
+from learnguard.service.offline import OfflineBook
 from learnguard.service.owners import OwnerBook
 from learnguard.service.redis_conn import connect, stop_embedded
 from learnguard.service.registry import Registry
@@ -54,6 +55,7 @@ class Store:
         self.challenges = ChallengeBook(client, keys)
         self.rows = RowBook(client, keys)
         self.voids = VoidBook(client, keys)
+        self.offline = OfflineBook(client, keys)
 
     @classmethod
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:

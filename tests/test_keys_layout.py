@@ -31,6 +31,7 @@ def test_key_formats_are_pinned() -> None:
     assert (keys.rows_dirty(), keys.rows_model(), keys.rows_busy(), keys.rows_orgs()) == (
         "lg:rows:dirty", "lg:rows:model", "lg:rows:busy", "lg:rows:orgs")
     assert keys.xapi_voided() == "lg:xapi:voided"
+    assert keys.offline("l1") == "lg:offline:l1"
 
 
 def test_a_learner_always_lands_on_the_same_shard() -> None:

@@ -4,7 +4,7 @@ for the platform to credit — JSON, a spreadsheet, or xAPI statements for its L
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -17,7 +17,7 @@ from learnguard.errors import BadRequest
 router = APIRouter(prefix="/v1", tags=["credits"])
 
 
-def _answers() -> dict[str, object]:
+def _answers() -> dict[str, Any]:
     """The page, a spreadsheet, or (``format=xapi``) an array of xAPI statements."""
     documented_here = documented(CreditsPage, csv=True, errors=(400, 401, 403, 422, 503))
     content = documented_here["responses"][200]["content"]
