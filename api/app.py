@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from learnguard import __version__
 from learnguard.api.errors import install_error_handlers
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
                 # shuts down (saving its files) when this process exits
                 app.state.store.close()
 
-    app = FastAPI(title="LearnGuard", version=__version__, lifespan=lifespan,
+    # Swagger UI and ReDoc from files in the package: an intranet with no CDN still has /docs
+    app = FastAPIOffline(title="LearnGuard", version=__version__, lifespan=lifespan,
                   description="Learning-integrity service: is the study time real?")
     install_error_handlers(app)
     install_observability(app)
