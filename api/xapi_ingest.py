@@ -20,7 +20,7 @@ from fastapi import Request
 from learnguard.api.deps import Caller, caller_of
 from learnguard.api.ingest import ingest
 from learnguard.errors import BadRequest, PayloadTooLarge, Unauthorized
-from learnguard.features.events import decode_json_array
+from learnguard.features.events import Event, explain_validation_error, time_out_of_range
 from learnguard.features.xapi import Mapped, Statement, StatementError, map_statement
 from learnguard.service.store import Store
 from learnguard.settings import Settings
@@ -66,6 +66,28 @@ def check_version(request: Request) -> None:
         raise BadRequest(f"X-Experience-API-Version: {version!r} is not supported (1.0.x; this LRS speaks {VERSION})")
 
 
+def _contract_events(events: list[dict[str, object]], owners: list[int]) -> list[Event]:
+    """The mapped dicts as contract events, validated as ``POST /v1/events`` validates (the
+    whole batch at once; on a refusal, one by one to name the statement and the field)."""
+    try:
+        valid = msgspec.convert(events, list[Event])
+        problem = next((i for i, event in enumerate(valid) if time_out_of_range(event)), None)
+        if problem is None:
+            return valid
+    except msgspec.ValidationError:
+        pass
+    for index, event in enumerate(events):
+        try:
+            one = msgspec.convert(event, Event)
+            error = time_out_of_range(one)
+        except msgspec.ValidationError as exc:
+            error = explain_validation_error(str(exc), event)
+        if error:
+            raise BadRequest(f"statement {owners[index]}: maps to a {event['type']} event that the contract "
+                             f"refuses: {error}; nothing in this batch was stored", statement=owners[index])
+    raise AssertionError("a batch refused as a whole has an event refused alone")
+
+
 def take_statements(store: Store, caller: Caller, statements: list[Statement],
                     settings: Settings) -> StatementsTaken:
     if len(statements) > settings.max_events:
@@ -86,13 +108,8 @@ def take_statements(store: Store, caller: Caller, statements: list[Statement],
         if m.events and m.statement_id not in voided:
             events.extend(m.events)
             owners.extend([index] * len(m.events))
-    valid, indexes, rejected = decode_json_array(msgspec.json.encode(events)) if events else ([], [], [])
-    if rejected:
-        first = rejected[0]
-        raise BadRequest(f"statement {owners[first.index]}: maps to a {events[first.index]['type']} event that "
-                         f"the contract refuses: {first.error}; nothing in this batch was stored",
-                         statement=owners[first.index])
-    result = ingest(store, caller, valid, indexes, [])
+    valid = _contract_events(events, owners)
+    result = ingest(store, caller, valid, list(range(len(valid))), [])
     store.voids.void(voids)
     return StatementsTaken(ids=[m.statement_id for m in mapped], accepted=result.accepted,
                            duplicates=result.duplicates, ignored=sum(1 for m in mapped if m.ignored),

@@ -254,14 +254,18 @@ def _course(statement: Statement) -> str:
     raise StatementError("context.contextActivities: needs the course as a parent or grouping activity")
 
 
-def _ext(statement: Statement, name: str) -> Any:
-    """A Video Profile extension from the result, else from the context."""
-    key = VIDEO_EXT + name
-    for holder in (statement.result, statement.context):
-        extensions = holder.extensions if holder is not None else None
-        if extensions and key in extensions:
-            return extensions[key]
-    return None
+def _extensions(statement: Statement) -> dict[str, Any]:
+    """The context's extensions overlaid with the result's (a Video Profile extension is
+    read from the result, else from the context), merged once per statement."""
+    context = statement.context.extensions if statement.context is not None else None
+    result = statement.result.extensions if statement.result is not None else None
+    if not result:
+        return context or {}
+    return {**context, **result} if context else result
+
+
+def _ext(ext: dict[str, Any], name: str) -> Any:
+    return ext.get(VIDEO_EXT + name)
 
 
 def _number(value: Any, field: str) -> float | None:
@@ -294,15 +298,11 @@ def _time(text: str | None, field: str) -> str | None:
     return moment.isoformat()
 
 
-def _is_video(statement: Statement) -> bool:
+def _is_video(statement: Statement, ext: dict[str, Any]) -> bool:
     definition = statement.object.definition
     if definition is not None and definition.type == VIDEO_TYPE:
         return True
-    for holder in (statement.result, statement.context):
-        extensions = holder.extensions if holder is not None else None
-        if extensions and any(key.startswith(VIDEO_EXT) for key in extensions):
-            return True
-    return False
+    return any(key.startswith(VIDEO_EXT) for key in ext)
 
 
 def map_statement(statement: Statement, key_org: str | None, now: datetime) -> Mapped:
@@ -315,20 +315,21 @@ def map_statement(statement: Statement, key_org: str | None, now: datetime) -> M
         if statement.object.objectType != "StatementRef" or not statement.object.id:
             raise StatementError("object: a voiding statement's object is a StatementRef with an id")
         return Mapped(sid, [], voids=statement.object.id.lower())
-    video = _is_video(statement)
+    ext = _extensions(statement)
+    video = _is_video(statement, ext)
     if verb in ("completed", "interacted") and not video:
         return Mapped(sid, [], ignored=f"{verb} of a non-video activity carries no study time")
     if verb == "viewed" and video:
         return Mapped(sid, [], ignored="viewed a video: its played statements carry the playback")
     if not statement.object.id:
         raise StatementError("object.id: required (the video, item or page)")
-    events = _BUILDERS[verb](statement, _base(statement, sid, key_org, now), video)
+    events = _BUILDERS[verb](statement, _base(statement, sid, key_org, now, ext), ext, video)
     if not events:
         return Mapped(sid, [], ignored=f"{verb} without a speed change carries no playback")
     return Mapped(sid, events)
 
 
-def _base(statement: Statement, sid: str, key_org: str | None, now: datetime) -> dict[str, Any]:
+def _base(statement: Statement, sid: str, key_org: str | None, now: datetime, ext: dict[str, Any]) -> dict[str, Any]:
     """The fields every event of the statement carries."""
     org = (statement.context.extensions or {}).get(ORG_EXT) if statement.context else None
     org = org if isinstance(org, str) and org else key_org
@@ -337,7 +338,7 @@ def _base(statement: Statement, sid: str, key_org: str | None, now: datetime) ->
     learner = _learner(statement.actor)
     course = _course(statement)
     ts = _time(statement.timestamp, "timestamp") or now.isoformat()
-    session = _ext(statement, "session-id") or (statement.context.registration if statement.context else None)
+    session = _ext(ext, "session-id") or (statement.context.registration if statement.context else None)
     if not isinstance(session, str) or not session:
         session = f"{learner}:{course}:{ts[:10]}"
     base: dict[str, Any] = {"event_id": sid, "ts": ts, "learner_id": learner, "org_id": org,
@@ -358,20 +359,20 @@ def _video(statement: Statement) -> str:
     return iri_id(statement.object.id or "")
 
 
-def _at(statement: Statement) -> float | None:
-    return _number(_ext(statement, "time"), "result.extensions.time")
+def _at(ext: dict[str, Any]) -> float | None:
+    return _number(_ext(ext, "time"), "result.extensions.time")
 
 
-def _initialized(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _initialized(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     return [{**base, "type": "session_start"}]
 
 
-def _played(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _played(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     play: dict[str, Any] = {**base, "type": "video_play", "video_id": _video(statement),
-                            "position": _at(statement) or 0.0}
-    length = _number(_ext(statement, "length"), "context.extensions.length")
-    speed = _number(_ext(statement, "speed"), "context.extensions.speed")
-    volume = _number(_ext(statement, "volume"), "context.extensions.volume")
+                            "position": _at(ext) or 0.0}
+    length = _number(_ext(ext, "length"), "context.extensions.length")
+    speed = _number(_ext(ext, "speed"), "context.extensions.speed")
+    volume = _number(_ext(ext, "volume"), "context.extensions.volume")
     if length:  # Ralph writes 0 where edX did not say
         play["duration"] = length
     if speed is not None:
@@ -381,30 +382,30 @@ def _played(statement: Statement, base: dict[str, Any], video: bool) -> Built:
     return [play]
 
 
-def _paused(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _paused(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     return [{**base, "type": "video_pause", "video_id": _video(statement),
-             "position": _required(_at(statement), "time")}]
+             "position": _required(_at(ext), "time")}]
 
 
-def _seeked(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _seeked(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     return [{**base, "type": "video_seek", "video_id": _video(statement),
-             "from_position": _required(_number(_ext(statement, "time-from"), "time-from"), "time-from"),
-             "to_position": _required(_number(_ext(statement, "time-to"), "time-to"), "time-to")}]
+             "from_position": _required(_number(_ext(ext, "time-from"), "time-from"), "time-from"),
+             "to_position": _required(_number(_ext(ext, "time-to"), "time-to"), "time-to")}]
 
 
-def _progressed(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _progressed(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     return [{**base, "type": "video_heartbeat", "video_id": _video(statement),
-             "position": _required(_at(statement), "time")}]
+             "position": _required(_at(ext), "time")}]
 
 
-def _completed(statement: Statement, base: dict[str, Any], video: bool) -> Built:
-    at = _at(statement)
-    position = at if at is not None else _number(_ext(statement, "length"), "context.extensions.length") or None
+def _completed(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
+    at = _at(ext)
+    position = at if at is not None else _number(_ext(ext, "length"), "context.extensions.length") or None
     return [{**base, "type": "video_ended", "video_id": _video(statement), "position": _required(position, "time")}]
 
 
-def _terminated(statement: Statement, base: dict[str, Any], video: bool) -> Built:
-    at = _at(statement)
+def _terminated(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
+    at = _at(ext)
     events: Built = []
     if at is not None and video:
         events.append({**base, "type": "video_pause", "video_id": _video(statement), "position": at})
@@ -412,15 +413,15 @@ def _terminated(statement: Statement, base: dict[str, Any], video: bool) -> Buil
     return events
 
 
-def _interacted(statement: Statement, base: dict[str, Any], video: bool) -> Built:
-    speed = _number(_ext(statement, "speed"), "context.extensions.speed")
+def _interacted(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
+    speed = _number(_ext(ext, "speed"), "context.extensions.speed")
     if speed is None:
         return []
-    return [{**base, "type": "video_ratechange", "video_id": _video(statement), "position": _at(statement) or 0.0,
+    return [{**base, "type": "video_ratechange", "video_id": _video(statement), "position": _at(ext) or 0.0,
              "rate": speed}]
 
 
-def _answered(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _answered(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     result = statement.result
     if result is None or result.success is None:
         raise StatementError("result.success: required for answered (whether the answer was right)")
@@ -432,7 +433,7 @@ def _answered(statement: Statement, base: dict[str, Any], video: bool) -> Built:
     return [answer]
 
 
-def _viewed(statement: Statement, base: dict[str, Any], video: bool) -> Built:
+def _viewed(statement: Statement, base: dict[str, Any], ext: dict[str, Any], video: bool) -> Built:
     return [{**base, "type": "page_view", "page": (statement.object.id or "")[:512]}]
 
 
