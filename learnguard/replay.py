@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from learnguard.client import call
 from learnguard.simulator.cohort import Cohort
 
 BATCH = 1000
 MAX_WAITS = 50
 
 
-def send(client: httpx.Client, method: str, url: str, **kwargs: object) -> httpx.Response:
-    """One call as a well-behaved platform makes it: on 429 or 503, wait ``Retry-After`` and
-    send the same request again (event ids make a resend harmless)."""
-    for _ in range(MAX_WAITS):
-        answer = client.request(method, url, **kwargs)  # type: ignore[arg-type]
-        if answer.status_code not in (429, 503):
-            return answer.raise_for_status()
-        time.sleep(min(5.0, float(answer.headers.get("retry-after") or 1)))
-    return answer.raise_for_status()
+def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One call as a well-behaved platform makes it (``learnguard.client.call``: on 429 or
+    503, wait ``Retry-After`` and send the same request again; event ids make a resend
+    harmless)."""
+    return call(client, method, url, attempts=MAX_WAITS, **kwargs)
 
 
 def replay(client: httpx.Client, cohort: Cohort, on_batch: Callable[[int], None] | None = None) -> tuple[int, int]:
