@@ -12,7 +12,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -114,10 +113,10 @@ def test_a_person_and_a_userscript_are_scored_apart(service, browser, tmp_path: 
     # the learner opened the course 45 minutes ago (the platform's server logged it)
     opened = datetime.now(UTC) - timedelta(minutes=45)
     with service.client("platform") as http:
-        http.post("/v1/events", json=[{"event_id": "p-open", "ts": opened.isoformat(), "received_at": opened.isoformat(),
-                                       "type": "page_view", "learner_id": "cadre-p", "org_id": "zhejiang/hdu",
-                                       "course_id": "course-tracker", "session_id": "s-person", "page": "/syllabus"}]
-                  ).raise_for_status()
+        http.post("/v1/events", json=[{
+            "event_id": "p-open", "ts": opened.isoformat(), "received_at": opened.isoformat(), "type": "page_view",
+            "learner_id": "cadre-p", "org_id": "zhejiang/hdu", "course_id": "course-tracker",
+            "session_id": "s-person", "page": "/syllabus"}]).raise_for_status()
     try:
         browser.get(f"{platform.url}/course/lecture.html?learner=cadre-p&session=s-person")
         wait.until(lambda d: d.execute_script("return document.getElementById('v').readyState >= 2"))
