@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from learnguard.api.routes import (
     ops,
     reports,
     sessions,
+    webhooks,
     xapi,
 )
 from learnguard.api.schemas import install_openapi
@@ -74,6 +76,27 @@ def start_row_refresher(store: Store, settings: Settings, stop: threading.Event)
     return thread
 
 
+def start_webhook_sender(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Send credit.changed notifications to the platforms' webhooks (retries, parking):
+    off the ingest path, so a slow or dead target holds up nothing."""
+    import httpx
+
+    sender = f"sender-{uuid.uuid4().hex[:8]}"
+
+    def send() -> None:
+        with httpx.Client(timeout=5.0) as http:
+            while not stop.is_set():
+                try:
+                    store.hooks.send_due(http, settings.webhook_attempts, settings.webhook_backoff_s, sender)
+                except Exception:  # noqa: BLE001 - a store hiccup; the stream keeps what was not sent
+                    log.exception("could not send webhooks")
+                    stop.wait(1.0)
+
+    thread = threading.Thread(target=send, name="learnguard-webhooks", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None,
                workers: int = 0) -> FastAPI:
     """Build the app. ``workers`` stream workers run in threads beside the API (``serve``)."""
@@ -98,6 +121,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             app.state.reports.start()
         else:
             threads.append(start_row_refresher(app.state.store, settings, stop))
+            threads.append(start_webhook_sender(app.state.store, settings, stop))
         for _ in range(workers):
             worker = Worker(app.state.store.on_same_connection(settings), settings)
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)
@@ -122,7 +146,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     install_observability(app)
     for router in (events.router, credits.router, courses.router, sessions.router, challenges.router, learners.router,
                    reports.router,
-                   flags.router, models.router, ops.router, dashboard.router, xapi.router):
+                   flags.router, models.router, ops.router, dashboard.router, xapi.router,
+                   webhooks.router):
         app.include_router(router)
     install_openapi(app)
     return app

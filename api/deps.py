@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reports": frozenset({"supervisor", "analyst", "admin"}),
     # a platform credits the hours that stand (学时认定) from these
     "credits": frozenset({"platform", "supervisor", "analyst", "admin"}),
+    # a platform registers where it wants to hear of changed credits
+    "webhooks": frozenset({"platform", "admin"}),
     "reviews": frozenset({"supervisor", "admin"}),
     # a learner's appeal reaches us through their platform or their supervisor
     "appeals": frozenset({"platform", "supervisor", "admin"}),

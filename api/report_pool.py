@@ -6,7 +6,7 @@ interpreter lock while platforms wait for scores (measured: score p99 105–116 
 runs in a process of its own (spawned, so no lock or socket is inherited from the
 server's threads) with its own store connection; the API process only sends the parsed
 query and passes the finished body on. The report rows' background refresher runs there
-too. A report process that dies is replaced at the next report.
+too, and the webhook sender. A report process that dies is replaced at the next report.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _open_report_process(settings: Settings) -> None:
     """Open the store (attaching to the embedded server the API started, or ``REDIS_URL``)
     and start the report rows' refresher."""
     global _STORE, _RULES
-    from learnguard.api.app import start_row_refresher
+    from learnguard.api.app import start_row_refresher, start_webhook_sender
     from learnguard.detector.policy import rules_from
     from learnguard.logs import configure
 
@@ -131,6 +131,7 @@ def _open_report_process(settings: Settings) -> None:
     _STORE = Store.open(settings)
     _RULES = rules_from(settings)
     start_row_refresher(_STORE, settings, threading.Event())
+    start_webhook_sender(_STORE, settings, threading.Event())
 
 
 def _ready() -> bool:

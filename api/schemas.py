@@ -201,6 +201,32 @@ class CreditsPage(msgspec.Struct):
     next_cursor: str | None = None
 
 
+class HookRequest(msgspec.Struct):
+    url: str
+    secret: str | None = None
+
+
+class HookPublic(msgspec.Struct):
+    hook_id: str
+    url: str
+    org_id: str | None
+    created_at: str
+    created_by: str
+
+
+class HookCreated(HookPublic):
+    secret: str  # shown once: verify X-LearnGuard-Signature with it
+
+
+class DeliveryPublic(msgspec.Struct):
+    delivery_id: str
+    attempt: int
+    status: int | None  # the target's HTTP status (None: no answer)
+    error: str
+    outcome: Literal["delivered", "retrying", "parked"]
+    at: str
+
+
 class RebuildPublic(msgspec.Struct):
     total: int
     done: int
@@ -371,7 +397,8 @@ PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePu
           CoursePublic, LearnerPublic, ReviewRequest, BulkReviewRequest, BulkReviewResult, AppealRequest,
           FlagDetailPublic,
           FlaggedPage, UnitRanking, TrendPublic, TimelinePublic, ModelsPublic, PromotedPublic, ActivePublic,
-          HealthPublic, RowsStatusPublic, AtRiskPublic, CreditsPage)
+          HealthPublic, RowsStatusPublic, AtRiskPublic, CreditsPage, HookRequest, HookCreated,
+          HookPublic, DeliveryPublic)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorPublic", "type": "object", "required": ["error"],
@@ -417,6 +444,13 @@ def documented(response: type | None, status: int = 200, body: type | str | None
             request["application/x-ndjson"] = {"schema": {"type": "string", "description": "one event per line"}}
         extra["requestBody"] = {"required": body not in (ScoreRequest, ChallengeRequest), "content": request}
     return {"responses": responses, "openapi_extra": extra} if extra else {"responses": responses}
+
+
+def documented_list(item: type, errors: tuple[int, ...] = (401, 403, 503)) -> dict[str, Any]:
+    """Route arguments for an answer that is a JSON array of ``item``."""
+    spec = documented(None, errors=errors)
+    spec["responses"][200] = {"description": "OK", "content": _json({"type": "array", "items": ref(item)})}
+    return spec
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # processes that answer supervisors' reports, so a province-wide report never holds the
     # API process while platforms wait for scores (0: in the API process)
     report_processes: int = Field(default=1, ge=0, le=64)
+    # webhooks: attempts per delivery before it is parked, and the first back-off (doubling)
+    webhook_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_backoff_s: float = Field(default=5.0, gt=0)
 
     @property
     def archive_path(self) -> Path:

@@ -51,6 +51,11 @@ deployment (tests use a random one and delete it afterwards).
     {p}:rows:busy                 zset   refreshes under way -> when they give up
     {p}:xapi:voided               hash   voided xAPI statement id -> the voiding statement's id
     {p}:offline:{learner}         hash   record id -> an offline training record (msgpack)
+    {p}:hooks                     hash   webhook id -> url, org, secret (msgpack)
+    {p}:hooks:out                 stream credit.changed notifications waiting to be sent
+    {p}:hooks:retry               zset   deliveries that failed -> when to try again
+    {p}:hooks:parked              list   deliveries that failed every attempt
+    {p}:hooks:log:{hook}          list   the hook's last 1,000 delivery attempts (JSON)
 
 ``shard_of`` decides which shard a learner's keys live in.
 """
@@ -207,6 +212,21 @@ class Keys:
 
     def offline(self, learner_id: str) -> str:
         return f"{self.prefix}:offline:{learner_id}"
+
+    def hooks(self) -> str:
+        return f"{self.prefix}:hooks"
+
+    def hooks_out(self) -> str:
+        return f"{self.prefix}:hooks:out"
+
+    def hooks_retry(self) -> str:
+        return f"{self.prefix}:hooks:retry"
+
+    def hooks_parked(self) -> str:
+        return f"{self.prefix}:hooks:parked"
+
+    def hook_log(self, hook_id: str) -> str:
+        return f"{self.prefix}:hooks:log:{hook_id}"
 
     def rows_rebuild(self) -> str:
         return f"{self.prefix}:rows:rebuild"

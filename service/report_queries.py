@@ -22,7 +22,14 @@ from learnguard.detector.policy import NON_MISCONDUCT_CAP
 from learnguard.detector.ranking import ACTIVE_HOURS, UnitCounts
 from learnguard.features.course import course_info
 from learnguard.features.orgs import org_covers
-from learnguard.service.reports import REPORT_PATTERNS, LearnerCourseReport, ReportFlag, decode_detail, pattern_number
+from learnguard.service.reports import (
+    REPORT_PATTERNS,
+    LearnerCourseReport,
+    ReportFlag,
+    credit_status,
+    decode_detail,
+    pattern_number,
+)
 from learnguard.service.rows import STATUSES, Tables
 from learnguard.service.store import Store
 
@@ -295,8 +302,8 @@ def credit_rows(store: Store, caller_org: str | None, under: str | None, course_
             record = tables.records[i]
             effective = round(float(record["effective"]) / 3600, 3)
             complete = hours is not None and effective >= hours - 1e-6
-            status = ("misconduct_confirmed" if record["confirmed"] else "under_review" if record["flagged"]
-                      else "complete" if complete else "in_progress")
+            status = credit_status(float(record["effective"]), hours, bool(record["flagged"]),
+                                   bool(record["confirmed"]))
             out.append(Credit(tables.learners[tables.row[i]], names[int(record["org"])], cid, effective,
                               None if hours is None else round(hours, 3), complete, status, int(record["sessions"]),
                               float(record["first"]), float(record["last"])))

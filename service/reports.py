@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import UTC, datetime
 
 import msgspec
 import numpy as np
 
 from learnguard.detector.base import Flag
 from learnguard.detector.context import cramming_of
+from learnguard.detector.next_steps import creditable
 from learnguard.detector.policy import PATTERNS, Rules
 from learnguard.detector.records import LearnerCourse, Review
 from learnguard.features.course import CourseInfo
@@ -180,8 +182,11 @@ def refresh_rows(store: Store, rules: Rules, limit: int = REFRESH_BATCH) -> int:
             before = [decode_detail(raw) for raw in book.details([(course_id, lid) for lid in learners]) if raw]
             old = {row.learner_id: row for row in before}
             numbers = book.org_numbers({row.org_id for row in rows})
+            previous = book.records_of(course_id, learners) if store.hooks.listening() else None
             book.write(course_id, {row.learner_id: stored_row(row, numbers[row.org_id]) for row in rows},
                        [learner for learner in learners if learner not in records])
+            if previous is not None:
+                store.hooks.notify(credit_changes(store, course_id, rows, previous))
             cascade = {(other, course_id) for row in rows if _flags_changed(old.get(row.learner_id), row)
                        for other in row.related() if other != row.learner_id}
             book.mark(cascade)
@@ -189,6 +194,42 @@ def refresh_rows(store: Store, rules: Rules, limit: int = REFRESH_BATCH) -> int:
         return done
     finally:
         book.idle(token)
+
+
+def credit_status(effective_s: float, hours: float | None, flagged: bool, confirmed: bool) -> str:
+    """A learner × course's credit: complete, in_progress, under_review (misconduct stands,
+    not ruled) or misconduct_confirmed (``/v1/credits`` and the webhooks say the same)."""
+    if confirmed:
+        return "misconduct_confirmed"
+    if flagged:
+        return "under_review"
+    return "complete" if hours is not None and effective_s / 3600 >= hours - 1e-6 else "in_progress"
+
+
+def credit_changes(store: Store, course_id: str, rows: list[LearnerCourseReport],
+                   previous: dict[str, np.void]) -> list[dict[str, object]]:
+    """The rows whose standing hours (to the hundredth) or credit status changed, as
+    ``credit.changed`` notifications."""
+    course = store.courses.get(course_id)
+    hours = creditable(course.required_hours, sum(v.duration for v in course.videos))[0] if course else None
+    now = time.time()
+    out: list[dict[str, object]] = []
+    for row in rows:
+        effective = max(0.0, row.effective_seconds)
+        status = credit_status(effective, hours, row.misconduct, row.confirmed)
+        old = previous.get(row.learner_id)
+        old_effective = float(old["effective"]) if old is not None else 0.0
+        old_status = credit_status(old_effective, hours, bool(old["flagged"]), bool(old["confirmed"])) \
+            if old is not None else None
+        if old is not None and round(old_effective / 3600, 2) == round(effective / 3600, 2) and old_status == status:
+            continue
+        out.append({"type": "credit.changed", "learner_id": row.learner_id, "org_id": row.org_id,
+                    "course_id": course_id, "effective_hours": round(effective / 3600, 3),
+                    "previous_effective_hours": round(old_effective / 3600, 3) if old is not None else None,
+                    "status": status, "previous_status": old_status,
+                    "creditable_hours": None if hours is None else round(hours, 3),
+                    "at": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")})
+    return out
 
 
 def mark_after_model_change(store: Store) -> bool:

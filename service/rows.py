@@ -117,6 +117,12 @@ class RowBook:
     def pending(self) -> int:
         return cast(int, self.client.scard(self.keys.rows_dirty()))
 
+    def records_of(self, course_id: str, learners: list[str]) -> dict[str, np.void]:
+        """The stored ``ROW`` records of these learners (before a refresh overwrites them)."""
+        raws = cast(list[bytes | None], self.client.hmget(self.keys.rows(course_id), learners)) if learners else []
+        return {learner: np.frombuffer(raw, dtype=ROW)[0] for learner, raw in zip(learners, raws, strict=True)
+                if raw}
+
     def write(self, course_id: str, rows: dict[str, StoredRow], gone: list[str]) -> None:
         """Store a course's rows (learner -> records and detail); drop the rows of learners gone."""
         pipe = self.client.pipeline(transaction=False)

@@ -32,6 +32,7 @@ from learnguard.service.rows import RowBook
 from learnguard.service.sessions import SessionIndex
 from learnguard.service.streams import Streams
 from learnguard.service.voids import VoidBook
+from learnguard.service.webhooks import HookBook
 from learnguard.settings import Settings
 
 StoreError = redis.RedisError  # what the API maps to 503 when the store cannot answer
@@ -56,6 +57,7 @@ class Store:
         self.rows = RowBook(client, keys)
         self.voids = VoidBook(client, keys)
         self.offline = OfflineBook(client, keys)
+        self.hooks = HookBook(client, keys)
 
     @classmethod
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:

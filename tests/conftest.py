@@ -42,7 +42,8 @@ def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Settings:
     prefix = f"lgtest-{uuid.uuid4().hex[:10]}"
     base: dict[str, object] = {"key_prefix": prefix, "shards": 4, "score_wait_s": 10.0,
-                               "lease_ms": 1000, "worker_block_ms": 20}
+                               "lease_ms": 1000, "worker_block_ms": 20, "webhook_backoff_s": 0.2,
+                               "webhook_attempts": 3}
     base.update(overrides)
     if backend == "server":
         return Settings(redis_url=SERVER_URL, **base)

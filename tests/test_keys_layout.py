@@ -32,6 +32,8 @@ def test_key_formats_are_pinned() -> None:
         "lg:rows:dirty", "lg:rows:model", "lg:rows:busy", "lg:rows:orgs")
     assert keys.xapi_voided() == "lg:xapi:voided"
     assert keys.offline("l1") == "lg:offline:l1"
+    assert (keys.hooks(), keys.hooks_out(), keys.hooks_retry(), keys.hooks_parked(), keys.hook_log("w1")) == (
+        "lg:hooks", "lg:hooks:out", "lg:hooks:retry", "lg:hooks:parked", "lg:hooks:log:w1")
 
 
 def test_a_learner_always_lands_on_the_same_shard() -> None:
