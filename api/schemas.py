@@ -464,6 +464,8 @@ def install_openapi(app: FastAPI) -> None:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas.update(components)
         schemas["ErrorPublic"] = ERROR_SCHEMA
+        spec["components"].setdefault("securitySchemes", {})["HTTPBasic"] = {
+            "type": "http", "scheme": "basic", "description": "xAPI clients: any user name, the API key as password"}
         schemas["EventBatch"] = {**batch, "description": "contract events (JSON array, or NDJSON): at most "
                                  "5,000 events and 5 MiB in one body"}
         app.openapi_schema = spec

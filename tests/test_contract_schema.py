@@ -86,3 +86,14 @@ def test_the_api_docs_load_without_a_cdn(service) -> None:
         assert http.get("/static-offline-docs/redoc.standalone.js").status_code == 200
         spec = http.get("/openapi.json").json()
     assert spec["paths"]["/xapi/statements"]["post"]["responses"]["400"]
+
+
+def test_the_xapi_routes_document_basic_auth_and_the_version_header() -> None:
+    from learnguard.api.app import create_app
+    from learnguard.settings import Settings
+
+    spec = create_app(Settings()).openapi()
+    assert spec["components"]["securitySchemes"]["HTTPBasic"]["scheme"] == "basic"
+    post = spec["paths"]["/xapi/statements"]["post"]
+    assert {"HTTPBasic": []} in post["security"]
+    assert any(p["name"] == "X-Experience-API-Version" and p["required"] for p in post["parameters"])

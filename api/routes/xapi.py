@@ -15,9 +15,13 @@ from learnguard.features.xapi import StatementError, decode_statement, decode_st
 
 router = APIRouter(prefix="/xapi", tags=["xapi"])
 
+# Basic (the API key as password, what LRS clients send) or Bearer; the schemes are in the spec's components
 STATEMENTS_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "description": "an xAPI 1.0.3 statement, or an array of them (at most 5,000)",
-    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}}}
+    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}},
+    "security": [{"HTTPBasic": []}, {"HTTPBearer": []}],
+    "parameters": [{"name": "X-Experience-API-Version", "in": "header", "required": True,
+                    "schema": {"type": "string", "example": "1.0.3"}}]}
 
 
 def _ids_answer() -> dict[int | str, dict[str, object]]:
