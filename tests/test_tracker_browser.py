@@ -7,7 +7,6 @@ queued during the outage is lost."""
 from __future__ import annotations
 
 import gzip
-import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,6 @@ from learnguard.server_thread import ServerThread
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 TRACKER = ROOT / "tracker" / "learnguard-tracker.js"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>lecture</title>
 <video id="v" src="/course/lecture.webm" width="320" height="240"></video>
@@ -61,24 +58,6 @@ def make_video(path: Path, seconds: int = 60, fps: int = 10) -> None:
     for packet in stream.encode():
         out.mux(packet)
     out.close()
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
-        pytest.skip("Debian's chromium and chromium-driver are needed (.ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--autoplay-policy=no-user-gesture-required", "--window-size=800,600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_the_tracker_is_small() -> None:

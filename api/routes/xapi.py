@@ -7,11 +7,12 @@ import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
 from learnguard.api.bodies import read_body
-from learnguard.api.deps import SettingsDep, StoreDep
+from learnguard.api.deps import Caller, SettingsDep, StoreDep
 from learnguard.api.schemas import documented
 from learnguard.api.xapi_ingest import VERSION, StatementsTaken, check_version, take_statements, xapi_caller
 from learnguard.errors import BadRequest
 from learnguard.features.xapi import StatementError, decode_statement, decode_statements
+from learnguard.settings import Settings
 
 router = APIRouter(prefix="/xapi", tags=["xapi"])
 
@@ -39,6 +40,14 @@ def _headers(taken: StatementsTaken) -> dict[str, str]:
             "X-LearnGuard-Events-Refused": str(taken.refused)}
 
 
+async def _opened(request: Request, settings: Settings) -> tuple[Caller, bytes]:
+    """The caller (a key that may send events), the version header checked, the body read."""
+    caller = xapi_caller(request)
+    caller.require("events")
+    check_version(request)
+    return caller, await read_body(request, settings)
+
+
 @router.post("/statements", summary="xAPI statements (one or an array): answers their ids",
              responses=_ids_answer(),
              openapi_extra=STATEMENTS_BODY)
@@ -46,10 +55,7 @@ async def post_statements(request: Request, store: StoreDep, settings: SettingsD
     """Basic auth (the API key as password) or Bearer; header ``X-Experience-API-Version: 1.0.3``.
     The ``X-LearnGuard-*`` headers say how many events were accepted, were duplicates, and
     how many statements were ignored (a verb LearnGuard does not read) or voided."""
-    caller = xapi_caller(request)
-    caller.require("events")
-    check_version(request)
-    body = await read_body(request, settings)
+    caller, body = await _opened(request, settings)
     try:
         statements = decode_statements(body)
     except StatementError as exc:
@@ -64,10 +70,7 @@ async def post_statements(request: Request, store: StoreDep, settings: SettingsD
 async def put_statement(request: Request, store: StoreDep, settings: SettingsDep,
                         statementId: str = Query(..., description="the statement's UUID")  # noqa: N803, B008
                         ) -> Response:
-    caller = xapi_caller(request)
-    caller.require("events")
-    check_version(request)
-    body = await read_body(request, settings)
+    caller, body = await _opened(request, settings)
     try:
         statement = decode_statement(body)
     except StatementError as exc:
