@@ -79,8 +79,7 @@ class Account(msgspec.Struct):
 
 
 class Actor(msgspec.Struct):
-    objectType: str | None = None  # noqa: N815
-    name: str | None = None
+    # only what names the learner is read (msgspec skips the rest without building it)
     mbox: str | None = None
     mbox_sha1sum: str | None = None
     openid: str | None = None
@@ -89,13 +88,10 @@ class Actor(msgspec.Struct):
 
 class Verb(msgspec.Struct):
     id: str
-    display: dict[str, str] | None = None
 
 
 class Definition(msgspec.Struct):
     type: str | None = None
-    name: dict[str, str] | None = None
-    extensions: dict[str, Any] | None = None
 
 
 class Thing(msgspec.Struct):
@@ -109,15 +105,11 @@ class Thing(msgspec.Struct):
 class Score(msgspec.Struct):
     raw: float | None = None
     max: float | None = None
-    min: float | None = None
-    scaled: float | None = None
 
 
 class Result(msgspec.Struct):
     success: bool | None = None
-    completion: bool | None = None
-    duration: str | None = None
-    response: str | None = None
+    duration: str | None = None  # read back from /v1/credits?format=xapi
     score: Score | None = None
     extensions: dict[str, Any] | None = None
 
@@ -126,8 +118,6 @@ class ContextActivities(msgspec.Struct):
     # xAPI 1.0.3 lets one activity stand for a list of one
     parent: list[Thing] | Thing | None = None
     grouping: list[Thing] | Thing | None = None
-    category: list[Thing] | Thing | None = None
-    other: list[Thing] | Thing | None = None
 
 
 class Context(msgspec.Struct):
@@ -135,7 +125,6 @@ class Context(msgspec.Struct):
     contextActivities: ContextActivities | None = None  # noqa: N815
     extensions: dict[str, Any] | None = None
     platform: str | None = None
-    language: str | None = None
 
 
 class Statement(msgspec.Struct):

@@ -50,6 +50,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:rows:rebuild              string pairs marked by the running rebuild (its progress)
     {p}:rows:busy                 zset   refreshes under way -> when they give up
     {p}:xapi:voided               hash   voided xAPI statement id -> the voiding statement's id
+    {p}:xapi:ignored              stream statements acknowledged but not read (id, why, statement; last 100,000)
     {p}:offline:{learner}         hash   record id -> an offline training record (msgpack)
     {p}:hooks                     hash   webhook id -> url, org, secret (msgpack)
     {p}:hooks:out                 stream credit.changed notifications waiting to be sent
@@ -209,6 +210,9 @@ class Keys:
 
     def xapi_voided(self) -> str:
         return f"{self.prefix}:xapi:voided"
+
+    def xapi_ignored(self) -> str:
+        return f"{self.prefix}:xapi:ignored"
 
     def offline(self, learner_id: str) -> str:
         return f"{self.prefix}:offline:{learner_id}"

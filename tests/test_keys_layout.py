@@ -30,7 +30,7 @@ def test_key_formats_are_pinned() -> None:
         "lg:rows:c:c1", "lg:rows:f:c1", "lg:rows:m:c1", "lg:rows:d:c1")
     assert (keys.rows_dirty(), keys.rows_model(), keys.rows_busy(), keys.rows_orgs()) == (
         "lg:rows:dirty", "lg:rows:model", "lg:rows:busy", "lg:rows:orgs")
-    assert keys.xapi_voided() == "lg:xapi:voided"
+    assert (keys.xapi_voided(), keys.xapi_ignored()) == ("lg:xapi:voided", "lg:xapi:ignored")
     assert keys.offline("l1") == "lg:offline:l1"
     assert (keys.hooks(), keys.hooks_out(), keys.hooks_retry(), keys.hooks_parked(), keys.hook_log("w1")) == (
         "lg:hooks", "lg:hooks:out", "lg:hooks:retry", "lg:hooks:parked", "lg:hooks:log:w1")

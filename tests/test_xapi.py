@@ -171,6 +171,8 @@ def test_bad_statements_are_refused_whole_naming_the_field(service) -> None:
         answer = _post(http, [*good, unknown])
         assert answer.status_code == 200 and answer.headers["X-LearnGuard-Statements-Ignored"] == "1"
         assert answer.headers["X-LearnGuard-Events-Accepted"] == "3"
+        kept = service.store.voids.ignored()[0]  # stored and ignored: an operator can see what came
+        assert kept["id"] == unknown["id"] and "frobnicated" in kept["why"] and "frobnicated" in kept["statement"]
 
         later = {**good[0], "id": str(uuid.uuid4()), "timestamp": (T0 + timedelta(seconds=5)).isoformat(),
                  "verb": {"id": VIDEO + "verbs/paused"}, "result": {"extensions": {EXT + "time": 3.0}}}
