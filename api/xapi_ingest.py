@@ -91,7 +91,6 @@ def _contract_events(events: list[dict[str, object]], owners: list[int]) -> list
 def take_statements(store: Store, caller: Caller, statements: list[Statement],
                     settings: Settings) -> StatementsTaken:
     """Map, check and ingest a batch (all or nothing); ignored statements are kept as sent."""
-    raws = [msgspec.json.encode(statement) for statement in statements]
     if len(statements) > settings.max_events:
         raise PayloadTooLarge(f"{len(statements)} statements in one body; the limit is {settings.max_events}")
     now = datetime.now(UTC)
@@ -113,8 +112,8 @@ def take_statements(store: Store, caller: Caller, statements: list[Statement],
     valid = _contract_events(events, owners)
     result = ingest(store, caller, valid, list(range(len(valid))), [])
     store.voids.void(voids)
-    store.voids.keep_ignored([(m.statement_id, m.ignored, raw) for m, raw in zip(mapped, raws, strict=True)
-                              if m.ignored])
+    store.voids.keep_ignored([(m.statement_id, m.ignored, msgspec.json.encode(statement))
+                              for m, statement in zip(mapped, statements, strict=True) if m.ignored])
     return StatementsTaken(ids=[m.statement_id for m in mapped], accepted=result.accepted,
                            duplicates=result.duplicates, ignored=sum(1 for m in mapped if m.ignored),
                            voided=sum(1 for m in mapped if m.events and m.statement_id in voided),
