@@ -41,7 +41,7 @@ from learnguard.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def _start_watchdog(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_watchdog(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
     """In embedded mode, start the embedded Redis again whenever it dies (every 2 s a ping)."""
 
     def watch() -> None:
@@ -111,8 +111,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         app.state.key_cache = {}
         stop = threading.Event()
         threads = []
-        if opened_here and not settings.redis_url:
-            threads.append(_start_watchdog(app.state.store, settings, stop))
+        if opened_here and not settings.redis_url and settings.embedded_watchdog:
+            threads.append(start_watchdog(app.state.store, settings, stop))
         # reports run in processes of their own when this app opened its store (they open
         # theirs from the same settings); the rows' refresher then runs there too
         app.state.reports = ReportPool(settings, app.state.store, app.state.rules,
@@ -151,3 +151,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
         app.include_router(router)
     install_openapi(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``serve --processes N``'s API processes: settings from the
+    environment, as many stream workers as ``LEARNGUARD_SERVE_WORKERS`` says."""
+    settings = get_settings()
+    return create_app(settings, workers=settings.serve_workers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Callable
@@ -124,6 +125,7 @@ def _open_report_process(settings: Settings) -> None:
     from learnguard.logs import configure
 
     configure(verbose=False, json_lines=settings.json_logs)
+    _exit_with_parent()
     try:
         os.nice(REPORT_NICENESS)
     except OSError:  # not permitted here: the reports still run, at the same priority
@@ -132,6 +134,20 @@ def _open_report_process(settings: Settings) -> None:
     _RULES = rules_from(settings)
     start_row_refresher(_STORE, settings, threading.Event())
     start_webhook_sender(_STORE, settings, threading.Event())
+
+
+def _exit_with_parent() -> None:
+    """Stop when the API process is gone, even killed with SIGKILL (no orphan keeps its
+    threads and store connection; seen in the chaos tests before this)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="learnguard-report-parent", daemon=True).start()
 
 
 def _ready() -> bool:

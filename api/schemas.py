@@ -391,6 +391,7 @@ class HealthPublic(msgspec.Struct, omit_defaults=True):
     lag: int | None = None
     dead_letters: int | None = None
     shards: list[ShardHealth] | None = None
+    api_process: int | None = None  # the pid of the API process that answered (serve --processes N)
 
 
 PUBLIC = (IngestResult, ScorePublic, ScoreRequest, ChallengeRequest, ChallengePublic,

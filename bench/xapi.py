@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1, help="API processes behind the port (serve --processes)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="lg-bench-xapi-"))
     results = []
@@ -103,7 +104,8 @@ def main() -> None:
         store = Store.open(settings)
         key, _ = store.apikeys.create("platform", "zhejiang", "bench")
         env = {**os.environ, "LEARNGUARD_DATA_DIR": str(data_dir), "LEARNGUARD_KEY_PREFIX": prefix,
-               "LEARNGUARD_RATE_LIMITS": "{}", "LEARNGUARD_REPORT_PROCESSES": "0"}
+               "LEARNGUARD_RATE_LIMITS": "{}", "LEARNGUARD_REPORT_PROCESSES": "0",
+               "LEARNGUARD_API_PROCESSES": str(args.processes)}
         made = statements(args.statements)
         if name == "xapi":
             bodies = [msgspec.json.encode(made[i:i + args.batch]) for i in range(0, len(made), args.batch)]
@@ -127,7 +129,7 @@ def main() -> None:
         results.append((name, args.statements / seconds, applied))
     table = Table("measure", "result", "target",
                   title=f"LearnGuard xAPI ingest ({args.statements:,} statements, batches of {args.batch:,}, "
-                        f"{args.threads} client threads, {os.cpu_count()} cores)")
+                        f"{args.threads} client threads, {args.processes} API processes, {os.cpu_count()} cores)")
     xapi, events = results
     table.add_row("POST /xapi/statements", f"{xapi[1]:,.0f} statements/s ({xapi[2]:,} events accepted)",
                   "≥ 20,000 statements/s")

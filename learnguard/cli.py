@@ -9,13 +9,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from learnguard.settings import get_settings
+from learnguard.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from learnguard.client import Totals
@@ -44,9 +44,12 @@ def _logging(verbose: bool) -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
           port: Annotated[int, typer.Option(help="port")] = 0,
-          workers: Annotated[int, typer.Option(help="stream workers in this process")] = -1,
+          workers: Annotated[int, typer.Option(help="stream workers in each API process")] = -1,
+          processes: Annotated[int, typer.Option(help="API processes behind the one port (default "
+                                                      "LEARNGUARD_API_PROCESSES, 1)")] = 0,
           verbose: bool = True) -> None:
-    """Run the API and stream workers in one process (for one machine)."""
+    """Run the API and stream workers (for one machine); ``--processes N`` runs N API
+    processes behind the one port, so ingest and scoring use N cores."""
     import uvicorn
 
     from learnguard.api.app import create_app
@@ -54,10 +57,40 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "",
     _logging(verbose)
     settings = get_settings()
     count = settings.serve_workers if workers < 0 else workers
-    uvicorn.run(create_app(settings, workers=count), host=host or settings.host,
-                port=port or settings.port, log_level="info" if verbose else "warning", log_config=None,
-                limit_concurrency=settings.max_connections, timeout_keep_alive=settings.keep_alive_s,
-                timeout_graceful_shutdown=10)
+    options: dict[str, Any] = {
+        "host": host or settings.host, "port": port or settings.port,
+        "log_level": "info" if verbose else "warning", "log_config": None,
+        "limit_concurrency": settings.max_connections, "timeout_keep_alive": settings.keep_alive_s,
+        "timeout_graceful_shutdown": 10}
+    processes = processes or settings.api_processes
+    if processes == 1:
+        uvicorn.run(create_app(settings, workers=count), **options)
+        return
+    _serve_processes(settings, count, processes, options)
+
+
+def _serve_processes(settings: Settings, count: int, processes: int, options: dict[str, Any]) -> None:
+    """Several API processes (uvicorn's workers, spawned): this parent opens the store first
+    — so an embedded Redis starts once and every process attaches to it — and is the one
+    that restarts it if it dies."""
+    import os
+
+    import uvicorn
+
+    from learnguard.api.app import start_watchdog
+    from learnguard.service.store import Store
+
+    os.environ.update(LEARNGUARD_SERVE_WORKERS=str(count), LEARNGUARD_EMBEDDED_WATCHDOG="false",
+                      LEARNGUARD_API_PROCESSES="1")
+    store = Store.open(settings)
+    stop = threading.Event()
+    if not settings.redis_url:
+        start_watchdog(store, settings, stop)
+    try:
+        uvicorn.run("learnguard.api.app:app_from_environment", factory=True, workers=processes, **options)
+    finally:
+        stop.set()
+        store.close()
 
 
 @app.command()

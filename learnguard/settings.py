@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     serve_workers: int = Field(default=1, ge=0)
+    # API processes behind serve's one port (uvicorn workers); each runs serve_workers stream workers
+    api_processes: int = Field(default=1, ge=1, le=64)
+    # whether this API process restarts a dead embedded Redis (serve's parent does when it runs several)
+    embedded_watchdog: bool = True
     # processes that answer supervisors' reports, so a province-wide report never holds the
     # API process while platforms wait for scores (0: in the API process)
     report_processes: int = Field(default=1, ge=0, le=64)

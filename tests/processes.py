@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 
 
-def start_serve(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+def start_serve(data_dir: Path, port: int, workers: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "LEARNGUARD_DATA_DIR": str(data_dir), "LEARNGUARD_SERVE_WORKERS": str(workers)}
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--port", str(port),
-                             "--no-verbose"], env=env)
+                             "--no-verbose", *extra], env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -58,3 +58,28 @@ def test_a_domain_error_crosses_processes_whole() -> None:
     error = pickle.loads(pickle.dumps(TooManyRequests("over the limit", retry_after=3, field="key")))
     assert (type(error), error.message, error.retry_after, error.details) == (
         TooManyRequests, "over the limit", 3, {"field": "key"})
+
+
+def test_a_report_process_does_not_outlive_a_killed_api_process(tmp_path) -> None:
+    import time
+
+    from learnguard.server_thread import free_port
+    from tests.processes import start_serve
+
+    port = free_port()
+    serve = start_serve(tmp_path / "data", port, workers=0)
+    try:
+        def children() -> list[psutil.Process]:
+            return [c for c in psutil.Process(serve.pid).children(recursive=True)
+                    if any("spawn_main" in part for part in c.cmdline())]
+
+        deadline = time.monotonic() + 30
+        while not children() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        reporters = children()
+        assert reporters, "serve starts its report process"
+    finally:
+        serve.send_signal(signal.SIGKILL)
+        serve.wait(10)
+    _, alive = psutil.wait_procs(reporters, timeout=10)
+    assert not alive, "the report process stopped with its API process"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Literal
 
 import msgspec
@@ -40,7 +41,7 @@ def health(store: StoreDep, settings: SettingsDep) -> Response:
     status: Literal["ok", "degraded"] = "ok" if not dead and not (lag and unowned) else "degraded"
     return _answer(HealthPublic(
         status=status, store={"backend": store.describe(), "ok": True, "used_memory_bytes": memory},
-        workers=workers, lag=lag, dead_letters=dead,
+        workers=workers, lag=lag, dead_letters=dead, api_process=os.getpid(),
         shards=[ShardHealth(shard=s.shard, lag=s.lag, accepted=s.accepted, applied=s.applied, dead_letters=s.dead,
                             stream_length=s.stream_length, owner=s.owner) for s in stats]))
 
