@@ -139,3 +139,56 @@ def test_a_person_and_a_userscript_are_scored_apart(service, browser, tmp_path: 
     assert bot["flags"], "a muted 16x session in a hidden tab must be flagged"
     assert bot["risk"] > person["risk"]
     assert bot["effective_seconds"] < bot["claimed_seconds"]
+
+
+VIDEOJS = TRACKER.parent / "node_modules" / "video.js" / "dist"
+PLUGIN_PAGE = """<!doctype html><meta charset="utf-8"><title>lecture (video.js)</title>
+<link href="/vendor/video-js.min.css" rel="stylesheet">
+<video-js id="p" class="video-js" width="320" height="240" preload="auto">
+  <source src="/course/lecture.webm" type="video/webm"></video-js>
+<button id="play">play</button> <button id="pause">pause</button>
+<script>document.cookie = "platform_user=cadre-v; path=/";
+        document.cookie = "platform_org=zhejiang/hdu; path=/";</script>
+<script src="/vendor/video.min.js"></script>
+<script src="/tracker/learnguard-tracker.js"></script>
+<script>
+  var player = videojs("p");
+  window.tracker = player.learnguard({relay: "/lg", videoId: "lecture-1", courseId: "course-tracker",
+                                      sessionId: "s-videojs", heartbeatMs: 1000, batchMs: 1000});
+  document.getElementById("play").onclick = function () { player.play(); };
+  document.getElementById("pause").onclick = function () { player.pause(); };
+</script>"""
+
+
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_the_videojs_plugin_tracks_a_videojs_player(service, browser, tmp_path: Path) -> None:
+    if not (VIDEOJS / "video.min.js").exists():
+        pytest.skip("video.js comes from npm (test.sh runs npm ci in tracker/)")
+    from fastapi.staticfiles import StaticFiles
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from examples.relay import make_relay
+
+    make_video(tmp_path / "lecture.webm")
+    (tmp_path / "videojs.html").write_text(PLUGIN_PAGE, encoding="utf-8")
+    relay = make_relay(service.url, service.keys["platform"])
+    relay.mount("/tracker", StaticFiles(directory=TRACKER.parent), name="tracker")
+    relay.mount("/vendor", StaticFiles(directory=VIDEOJS), name="vendor")
+    relay.mount("/course", StaticFiles(directory=tmp_path), name="course")
+    platform = ServerThread(relay).start()
+    try:
+        browser.get(f"{platform.url}/course/videojs.html")
+        WebDriverWait(browser, 40).until(lambda d: d.execute_script("return player.readyState() >= 2"))
+        browser.find_element(By.ID, "play").click()
+        time.sleep(4)
+        browser.find_element(By.ID, "pause").click()
+        _flushed(browser)
+        kinds = browser.execute_script("return window.tracker.n")
+    finally:
+        platform.stop()
+    with service.client("platform") as http:
+        score = http.post("/v1/sessions/s-videojs/score").json()
+    # session start, page view, trusted clicks, play, heartbeats, pause: each held once
+    assert kinds >= 6 and score["events"] == kinds
+    assert score["claimed_seconds"] >= 2 and score["flags"] == []
