@@ -128,8 +128,11 @@
                                               body: JSON.stringify(batch), keepalive: true})
       .then(function (r) {
         t.busy = false;
-        if (r.status >= 500 || r.status === 429) throw new Error("retry");
-        t.queue = t.queue.slice(batch.length);  /* taken, or refused for good (4xx): not resent */
+        /* 5xx, 429, and a relay not yet configured (401/403/404): keep the batch and retry */
+        if (r.status >= 500 || r.status === 429 || r.status === 401 || r.status === 403 || r.status === 404) {
+          throw new Error("retry");
+        }
+        t.queue = t.queue.slice(batch.length);  /* taken, or a body refused for good (400/413/422) */
         t.save();
         t.wait = 1000;
         return r;
