@@ -148,16 +148,16 @@ def at_risk_page(store: Store, rules: Rules, caller: Caller, query: AtRiskQuery)
 
 def credits_page(store: Store, rules: Rules, caller: Caller, query: CreditsQuery) -> Answer:
     ensure_current(store, rules)
-    found = credit_rows(store, caller.key.org, query.org_id, query.course_id)
+    found, total = credit_rows(store, caller.key.org, query.org_id, query.course_id, query.offset, query.limit)
     page = [CreditPublic(learner_id=c.learner_id, org_id=c.org_id, course_id=c.course_id,
                          effective_hours=c.effective_hours, creditable_hours=c.creditable_hours, complete=c.complete,
                          status=c.status, sessions=c.sessions,  # type: ignore[arg-type]
                          first_study=rfc3339(c.first_study), last_study=rfc3339(c.last_study))
-            for c in found[query.offset:query.offset + query.limit]]
+            for c in found]
     offline = store.offline.of_many(c.learner_id for c in page)
     for item in page:
         item.offline_hours = round(sum(r.hours for r in offline[item.learner_id] if r.activity == item.course_id), 2)
-    next_cursor = cursor_after(query.offset, query.limit, len(found))
+    next_cursor = cursor_after(query.offset, query.limit, total)
     headers = {"X-Next-Cursor": next_cursor or ""}
     if query.format == "xapi":
         return msgspec.json.encode([completed_statement(c) for c in page]), JSON, headers

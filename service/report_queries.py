@@ -289,22 +289,30 @@ class Credit(msgspec.Struct):
     last_study: float
 
 
-def credit_rows(store: Store, caller_org: str | None, under: str | None, course_id: str | None) -> list[Credit]:
-    """Every learner × course in scope, course by course, learners in id order."""
-    out: list[Credit] = []
+def credit_rows(store: Store, caller_org: str | None, under: str | None, course_id: str | None,
+                offset: int = 0, limit: int | None = None) -> tuple[list[Credit], int]:
+    """One page of the learner × course credits in scope — course by course, learners in id
+    order — and how many there are in all. The rows are read in one round trip; only the
+    page's credits are built."""
+    courses = _course_ids(store, course_id)
+    tables = store.rows.tables("row", courses, with_learners=True)
+    records = tables.records
+    chosen = np.flatnonzero(_in_scope(store, records, caller_org, under))
+    ordered = sorted(chosen, key=lambda i: (int(tables.course[i]), tables.learners[tables.row[i]]))
+    page = ordered[offset:None if limit is None else offset + limit]
     names = {number: org for org, number in store.rows.org_table().items()}
-    for cid in _course_ids(store, course_id):
-        course = store.courses.get(cid)
-        hours = creditable(course.required_hours, sum(v.duration for v in course.videos))[0] if course else None
-        tables = store.rows.tables("row", [cid], with_learners=True)
-        mask = _in_scope(store, tables.records, caller_org, under)
-        for i in sorted(np.flatnonzero(mask), key=lambda i: tables.learners[tables.row[i]]):
-            record = tables.records[i]
-            effective = round(float(record["effective"]) / 3600, 3)
-            complete = hours is not None and effective >= hours - 1e-6
-            status = credit_status(float(record["effective"]), hours, bool(record["flagged"]),
-                                   bool(record["confirmed"]))
-            out.append(Credit(tables.learners[tables.row[i]], names[int(record["org"])], cid, effective,
-                              None if hours is None else round(hours, 3), complete, status, int(record["sessions"]),
-                              float(record["first"]), float(record["last"])))
-    return out
+    hours_of: dict[int, float | None] = {}
+    out: list[Credit] = []
+    for i in page:
+        index = int(tables.course[i])
+        if index not in hours_of:
+            course = store.courses.get(courses[index])
+            hours_of[index] = creditable(course.required_hours,
+                                         sum(v.duration for v in course.videos))[0] if course else None
+        hours, record = hours_of[index], records[i]
+        effective = round(float(record["effective"]) / 3600, 3)
+        status = credit_status(float(record["effective"]), hours, bool(record["flagged"]), bool(record["confirmed"]))
+        out.append(Credit(tables.learners[tables.row[i]], names[int(record["org"])], courses[index], effective,
+                          None if hours is None else round(hours, 3), hours is not None and effective >= hours - 1e-6,
+                          status, int(record["sessions"]), float(record["first"]), float(record["last"])))
+    return out, len(ordered)
