@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     archive: bool = True
     archive_dir: Path | None = None
     trim_interval_s: float = Field(default=60.0, gt=0)
+    # a session nothing changed for this long (its retry window) is compacted: its dedup set
+    # becomes a filter and its record moves to the cold store (README: Retention)
+    compact: bool = True
+    compact_after_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    compact_batch: int = Field(default=1000, ge=1)
+    cold_dir: Path | None = None
 
     score_wait_s: float = Field(default=5.0, ge=0)
     reorder_window_s: float = Field(default=90.0, ge=0)
@@ -101,6 +107,11 @@ class Settings(BaseSettings):
     # webhooks: attempts per delivery before it is parked, and the first back-off (doubling)
     webhook_attempts: int = Field(default=6, ge=1, le=20)
     webhook_backoff_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def cold_path(self) -> Path:
+        """Where compacted sessions' records are kept (default: ``{data_dir}/cold``)."""
+        return self.cold_dir if self.cold_dir is not None else self.data_dir / "cold"
 
     @property
     def archive_path(self) -> Path:

@@ -17,7 +17,7 @@ import redis
 from learnguard.detector.challenges import Answered, Issued
 from learnguard.detector.records import SessionRecord
 from learnguard.service.keys import Keys
-from learnguard.service.sessions import decode_record
+from learnguard.service.sessions import SessionIndex
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_issued = msgspec.msgpack.Decoder(Issued).decode
@@ -28,9 +28,10 @@ ANSWER = "ans:"
 class ChallengeBook:
     """Issued challenges and first answers, per session."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, sessions: SessionIndex) -> None:
         self.client = client
         self.keys = keys
+        self.sessions = sessions
 
     def of(self, shard: int, session_id: str) -> tuple[list[Issued], dict[str, Answered]]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.challenges(shard, session_id)))
@@ -44,7 +45,7 @@ class ChallengeBook:
         pipe.hgetall(self.keys.challenges(shard, session_id))
         raw_record, raw_challenges = pipe.execute()
         issued, answers = _split(raw_challenges)
-        return (decode_record(raw_record) if raw_record else None), issued, answers
+        return self.sessions.decode_records({session_id: raw_record}).get(session_id), issued, answers
 
     def record_issue(self, shard: int, session_id: str, challenge: Issued) -> bool:
         """False when a concurrent call issued this very challenge first."""

@@ -11,7 +11,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:applied               string last applied stream id of the shard
     {p}:{n}:stats                 hash   accepted / applied event counters (lag)
     {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
-    {p}:{n}:sess:{session}        string session state blob (msgpack)
+    {p}:{n}:sess:{session}        string session state blob (msgpack), or once compacted its cold pointer
+    {p}:{n}:seen:{session}        string a compacted session's event count and Bloom filter of its event ids
+    {p}:{n}:touched               zset   live session -> when a commit last changed it (ms; the compactor's list)
     {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
@@ -115,6 +117,12 @@ class Keys:
 
     def session(self, shard: int, session_id: str) -> str:
         return f"{self.shard_tag(shard)}:sess:{session_id}"
+
+    def seen(self, shard: int, session_id: str) -> str:
+        return f"{self.shard_tag(shard)}:seen:{session_id}"
+
+    def touched(self, shard: int) -> str:
+        return f"{self.shard_tag(shard)}:touched"
 
     def challenges(self, shard: int, session_id: str) -> str:
         return f"{self.shard_tag(shard)}:chal:{session_id}"

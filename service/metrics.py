@@ -20,3 +20,5 @@ SCORE_LATENCY = Histogram(
     "learnguard_score_seconds", "Latency of POST /v1/sessions/{id}/score",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+SESSIONS_COMPACTED = Counter("learnguard_sessions_compacted_total",
+                             "Sessions moved to the cold store after their retry window")

@@ -2,12 +2,20 @@
 
 ``INGEST``: for each event, ``SADD`` its id digest to its session's dedup set; the events
 whose digest was new go to the shard stream as one entry (NDJSON). Dedup and append are
-one atomic step, so a retry after a lost ``202`` finds its events already there.
+one atomic step, so a retry after a lost ``202`` finds its events already there. A
+compacted session has no dedup set but a seen filter (``seen_filter``): a digest the
+filter holds is a duplicate, any other starts a new dedup set (the session wakes).
 
 ``COMMIT``: refuses unless the caller still holds the shard's lease and the batch is
 newer than what was applied; then writes session blobs, the applied stream id, the
-applied-event counter and dead letters together, and acks the batch's entries last.
+applied-event counter and dead letters together, acks the batch's entries, and notes when
+each session was last touched (what the compactor walks).
 Acking inside the script means an entry is never acked without its effect stored.
+
+``COMPACT``: for each session, unless it was touched or sent an event since the compactor
+read it (its ``touched`` score and its dedup set's size still match), write its cold
+pointer and seen filter, drop its dedup set and its ``touched`` entry; only while the
+caller holds the shard's lease. Returns how many sessions were compacted.
 
 ``BIND_OWNERS``: for each (id, org) pair, bind the id to the org unless it is bound, and
 return every id's owner: one call per kind of id (one hash, one slot) per request.
@@ -21,13 +29,32 @@ INGEST = """
 local n = tonumber(ARGV[1])
 local payloads = {}
 local fresh = {}
+local filters = {}
+local function held(filter, digest)
+  local text = string.gsub(digest, '-', '')
+  local h1 = tonumber(string.sub(text, -9))
+  local h2 = (tonumber(string.sub(text, -18, -10)) or 0) * 2 + 1
+  local bits = (#filter - 4) * 8
+  for i = 0, 4 do
+    local pos = (h1 + i * h2) % bits
+    local byte = string.byte(filter, 5 + math.floor(pos / 8))
+    if bit.band(byte, bit.lshift(1, pos % 8)) == 0 then return false end
+  end
+  return true
+end
 for i = 0, n - 1 do
-  local key = KEYS[tonumber(ARGV[2 + i * 3])]
-  if redis.call('SADD', key, ARGV[3 + i * 3]) == 1 then
+  local index = tonumber(ARGV[2 + i * 3])
+  local digest = ARGV[3 + i * 3]
+  local filter = filters[index]
+  if filter == nil then
+    filter = redis.call('GET', KEYS[index + 1])
+    filters[index] = filter
+  end
+  if (filter and held(filter, digest)) or redis.call('SADD', KEYS[index], digest) == 0 then
+    fresh[i + 1] = 0
+  else
     payloads[#payloads + 1] = ARGV[4 + i * 3]
     fresh[i + 1] = 1
-  else
-    fresh[i + 1] = 0
   end
 end
 if #payloads > 0 then
@@ -61,7 +88,7 @@ for i = 1, n_dead do
   at = at + 3
 end
 redis.call('HINCRBY', KEYS[3], 'dead', n_dead)
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   redis.call('SET', KEYS[i], ARGV[at])
   at = at + 1
 end
@@ -69,7 +96,31 @@ local n_ack = tonumber(ARGV[at])
 for i = 1, n_ack do
   redis.call('XACK', KEYS[5], ARGV[at + 1], ARGV[at + 1 + i])
 end
+at = at + 2 + n_ack
+for i = at + 1, #ARGV do
+  redis.call('ZADD', KEYS[6], ARGV[at], ARGV[i])
+end
 return 'ok'
+"""
+
+COMPACT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local done = 0
+local at = 2
+for i = 3, #KEYS, 3 do
+  local session, touched, size = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  if redis.call('ZSCORE', KEYS[2], session) == touched and redis.call('SCARD', KEYS[i + 1]) == size then
+    redis.call('SET', KEYS[i], ARGV[at + 3])
+    redis.call('SET', KEYS[i + 2], ARGV[at + 4])
+    redis.call('DEL', KEYS[i + 1])
+    redis.call('ZREM', KEYS[2], session)
+    done = done + 1
+  end
+  at = at + 5
+end
+return done
 """
 
 RENEW_LEASE = """

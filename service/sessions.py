@@ -16,6 +16,7 @@ import redis
 from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight, StartMark, start_mark
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.detector.scoring import ModelEvidence
+from learnguard.service.cold import ColdStore, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
 from learnguard.service.rows import member as rows_member
 
@@ -35,21 +36,39 @@ def decode_record(raw: bytes) -> SessionRecord:
 class SessionIndex:
     """Sessions and what points at them, for one deployment."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, shards: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, shards: int, cold: ColdStore | None = None) -> None:
         self.client = client
         self.keys = keys
         self.shards = shards
+        self.cold = cold
 
     # -- records ----------------------------------------------------------------------
     def load_record(self, shard: int, session_id: str) -> SessionRecord | None:
         raw = cast(bytes | None, self.client.get(self.keys.session(shard, session_id)))
-        return _decode_record(raw) if raw else None
+        return self.decode_records({session_id: raw}).get(session_id) if raw else None
 
     def load_records(self, shard: int, session_ids: list[str]) -> dict[str, SessionRecord]:
         if not session_ids:
             return {}
         raws = cast(list[Any], self.client.mget([self.keys.session(shard, sid) for sid in session_ids]))
-        return {sid: _decode_record(raw) for sid, raw in zip(session_ids, raws, strict=True) if raw}
+        return self.decode_records(dict(zip(session_ids, raws, strict=True)))
+
+    def decode_records(self, raws: dict[str, bytes | None]) -> dict[str, SessionRecord]:
+        """Stored records decoded; a compacted session's is read back from the cold store."""
+        records: dict[str, SessionRecord] = {}
+        cold: dict[str, str] = {}
+        for session_id, raw in raws.items():
+            if not raw:
+                continue
+            if is_cold(raw):
+                cold[session_id] = pointer_of(raw).path
+            else:
+                records[session_id] = _decode_record(raw)
+        if cold:
+            if self.cold is None:
+                raise RuntimeError("a compacted session was read but this store has no cold store configured")
+            records.update({sid: _decode_record(raw) for sid, raw in self.cold.read(cold).items()})
+        return records
 
     def record_blobs(self, shard: int, records: dict[str, SessionRecord]) -> dict[str, bytes]:
         """Session records as the key → blob pairs a commit writes."""

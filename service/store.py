@@ -2,7 +2,8 @@
 
     Store
     ├── streams    Streams       the log: ingest, leases, reads, commits, trims, counters
-    ├── sessions   SessionIndex  session records, learner × course, cohorts, indexes
+    ├── sessions   SessionIndex  session records (compacted ones read back from the cold store),
+    │                            learner × course, cohorts, indexes
     ├── courses    CourseBook    course descriptions
     ├── flags      FlagBook      flags by id and their reviews
     ├── owners     OwnerBook     which org owns each session, learner and course id
@@ -20,6 +21,7 @@ import redis
 from learnguard.errors import Conflict
 from learnguard.service.apikeys import KeyStore
 from learnguard.service.challenges import ChallengeBook
+from learnguard.service.cold import ColdStore
 from learnguard.service.courses import CourseBook
 from learnguard.service.flags import FlagBook
 from learnguard.service.keys import LAYOUT_VERSION, Keys
@@ -41,19 +43,19 @@ StoreError = redis.RedisError  # what the API maps to 503 when the store cannot 
 class Store:
     """Redis access for one deployment (a key prefix and a shard count)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, shards: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, shards: int, cold: ColdStore | None = None) -> None:
         self.client = client
         self.keys = keys
         self.shards = shards
         self.streams = Streams(client, keys, shards)
-        self.sessions = SessionIndex(client, keys, shards)
+        self.sessions = SessionIndex(client, keys, shards, cold)
         self.courses = CourseBook(client, keys)
         self.flags = FlagBook(client, keys)
         self.owners = OwnerBook(client, keys)
         self.limits = RateLimiter(client, keys)
         self.apikeys = KeyStore(client, keys)
         self.registry = Registry(client, keys)
-        self.challenges = ChallengeBook(client, keys)
+        self.challenges = ChallengeBook(client, keys, self.sessions)
         self.rows = RowBook(client, keys)
         self.voids = VoidBook(client, keys)
         self.offline = OfflineBook(client, keys)
@@ -63,7 +65,7 @@ class Store:
     def open(cls, settings: Settings, client: redis.Redis | None = None) -> Store:
         """Connect and make sure the layout exists and matches the configured shards."""
         client = client if client is not None else connect(settings)
-        store = cls(client, Keys(settings.key_prefix), settings.shards)
+        store = cls(client, Keys(settings.key_prefix), settings.shards, ColdStore(settings.cold_path))
         store.ensure_layout()
         return store
 

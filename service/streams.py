@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -18,7 +19,7 @@ import redis
 from learnguard.errors import Unavailable
 from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
-from learnguard.service import scripts
+from learnguard.service import scripts, seen_filter
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -79,6 +80,7 @@ class Streams:
                 key = self.keys.event_ids(shard, event.session_id)
                 if key not in session_keys:
                     session_keys[key] = len(session_keys) + 3
+                    session_keys[self.keys.seen(shard, event.session_id)] = 0  # after its dedup set
                 args += [session_keys[key], event_id_digest(event.event_id), encode_event(event)]
             key_list = [self.keys.events(shard), self.keys.stats(shard), *session_keys]
             self._ingest(keys=key_list, args=args, client=pipe)
@@ -96,11 +98,16 @@ class Streams:
         return fresh
 
     def accepted_counts(self, session_id: str) -> dict[int, int]:
-        """Events accepted for a session, per shard that has any (one round trip)."""
+        """Events accepted for a session, per shard that has any (one round trip): its
+        dedup set, plus what its seen filter counts if it was compacted."""
         pipe = self.client.pipeline(transaction=False)
         for shard in range(self.shards):
             pipe.scard(self.keys.event_ids(shard, session_id))
-        return {shard: count for shard, count in enumerate(pipe.execute()) if count}
+            pipe.getrange(self.keys.seen(shard, session_id), 0, seen_filter.HEADER - 1)
+        replies = pipe.execute()
+        counts = {shard: int(replies[2 * shard]) + seen_filter.count_of(replies[2 * shard + 1])
+                  for shard in range(self.shards)}
+        return {shard: count for shard, count in counts.items() if count}
 
     # -- leases -----------------------------------------------------------------------
     def try_lease(self, shard: int, owner: str, lease_ms: int) -> bool:
@@ -149,22 +156,22 @@ class Streams:
 
     # -- committing -------------------------------------------------------------------
     def commit(self, shard: int, owner: str, last_id: bytes, applied_events: int, blobs: dict[str, bytes],
-               dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes]) -> str:
+               dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes], touched: Sequence[str] = ()) -> str:
         """Write a batch's effect (``blobs``: key → value, all of this shard) and ack its
-        entries in one atomic script.
+        entries in one atomic script; the ``touched`` sessions are noted with the time.
 
         Returns ``ok``, ``lease_lost`` (another worker owns the shard now: nothing written)
         or ``stale`` (the batch was applied already: nothing written).
         """
         keys = [self.keys.lease(shard), self.keys.applied(shard), self.keys.stats(shard),
-                self.keys.dead(shard), self.keys.events(shard)]
+                self.keys.dead(shard), self.keys.events(shard), self.keys.touched(shard)]
         args: list[bytes | str | int] = [owner, last_id, applied_events, len(dead)]
         for source_id, error, payload in dead:
             args += [source_id, error, payload]
         for key, blob in blobs.items():
             keys.append(key)
             args.append(blob)
-        args += [len(ack_ids), STREAM_GROUP, *ack_ids]
+        args += [len(ack_ids), STREAM_GROUP, *ack_ids, int(time.time() * 1000), *touched]
         outcome = self._commit(keys=keys, args=args)
         return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
 

@@ -33,6 +33,8 @@ from learnguard.features.events import Event
 from learnguard.models.cohort import CohortBaseline
 from learnguard.service import metrics
 from learnguard.service.archive import write_entries
+from learnguard.service.cold import ColdStore
+from learnguard.service.compaction import Compactor
 from learnguard.service.store import Store, StoreError
 from learnguard.service.streams import Entry
 from learnguard.settings import Settings
@@ -82,6 +84,8 @@ class Worker:
         self.processed = 0
         self.errors_seen = 0
         self.isolating: dict[int, tuple[int, int]] = {}  # shard -> read one entry at a time up to this id
+        self.compactor = Compactor(store, ColdStore(settings.cold_path), settings.compact_after_s,
+                                   settings.compact_batch)
 
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:
@@ -181,6 +185,7 @@ class Worker:
         if now - self.last_trim > self.settings.trim_interval_s:
             for shard in list(self.owned):
                 self.archive_and_trim(shard)
+                self.compact(shard)
             self.last_trim = now
         if not self.owned:
             time.sleep(self.settings.worker_block_ms / 1000)
@@ -201,6 +206,20 @@ class Worker:
             if self.settings.archive:
                 archived += write_entries(self.settings.archive_path, shard, entries)
             self.streams.trim_through(shard, entries[-1][0])
+
+    def compact(self, shard: int, now: float | None = None) -> int:
+        """Compact the shard's sessions past their retry window (``service.compaction``)."""
+        if not self.settings.compact:
+            return 0
+        done, looked = self.compactor.run(shard, self.worker_id, now)
+        cached = self.cache.get(shard, {})
+        for session_id in looked:
+            if cached.pop(session_id, None) is not None:
+                self._cached_total -= self.cache_sizes.pop((shard, session_id), 0)
+        if done:
+            metrics.SESSIONS_COMPACTED.inc(done)
+            log.info("shard %d: %d sessions compacted", shard, done)
+        return done
 
     def _read(self) -> dict[int, list[Entry]]:
         """Entries delivered before but not acked first (after a failure or a takeover), then new ones.
@@ -349,7 +368,8 @@ class Worker:
         self.store.sessions.index_sessions(shard, effects.summaries, {
             sid: effects.records[sid].state.course_id for sid in effects.summaries if sid in effects.records},
             effects.changed_pairs)
-        outcome = self.streams.commit(shard, self.worker_id, last_id, applied_events, blobs, dead, ack_ids)
+        outcome = self.streams.commit(shard, self.worker_id, last_id, applied_events, blobs, dead, ack_ids,
+                                      sorted(effects.touched))
         if outcome != "ok":
             self._forget(shard)
             if outcome == "lease_lost":

@@ -17,6 +17,7 @@ def test_key_formats_are_pinned() -> None:
     assert keys.event_ids(3, "s1") == "lg:{3}:ids:s1"
     assert keys.session(3, "s1") == "lg:{3}:sess:s1"
     assert keys.challenges(3, "s1") == "lg:{3}:chal:s1"
+    assert (keys.seen(3, "s1"), keys.touched(3)) == ("lg:{3}:seen:s1", "lg:{3}:touched")
     assert keys.course("c1") == "lg:course:c1"
     assert keys.api_key("ab") == "lg:apikey:ab"
     assert keys.meta() == "lg:meta" and keys.workers() == "lg:workers"

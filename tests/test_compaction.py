@@ -1,0 +1,163 @@
+"""Hot and cold state: a session past its retry window leaves hot memory, answers as before,
+still recognises every resend as a duplicate, and wakes when a really new event arrives."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from learnguard.api.app import create_app
+from learnguard.server_thread import ServerThread
+from learnguard.service import seen_filter
+from learnguard.service.cold import ColdStore, is_cold
+from learnguard.service.keys import shard_of
+from learnguard.service.store import Store
+from learnguard.service.worker import Worker
+from learnguard.settings import Settings
+from learnguard.simulator.cohort import simulate_cohort
+from tests.conftest import Service, make_keys, make_settings
+
+pytestmark = pytest.mark.integration
+LATER = 3 * 3600.0  # compaction runs "now + LATER" with compact_after_s = 1 h
+
+
+@pytest.fixture
+def settings(backend: str, embedded_dir: Path, tmp_path: Path) -> Settings:
+    return make_settings(backend, embedded_dir, cold_dir=tmp_path / "cold", compact_after_s=3600)
+
+
+@pytest.fixture
+def quiet_service(store: Store, settings: Settings) -> Iterator[Service]:
+    """The HTTP service with no worker of its own: the test drives one, and its compaction."""
+    server = ServerThread(create_app(settings, store=store, workers=0)).start()
+    try:
+        yield Service(url=server.url, store=store, settings=settings, keys=make_keys(store))
+    finally:
+        server.stop()
+
+
+def drain(worker: Worker, store: Store) -> None:
+    deadline = time.monotonic() + 60
+    while sum(s.lag for s in store.streams.shard_stats()) > 0:
+        assert time.monotonic() < deadline, "the worker did not catch up"
+        worker.step()
+
+
+def compact_all(worker: Worker, store: Store) -> int:
+    worker.balance()
+    return sum(worker.compact(shard, now=time.time() + LATER) for shard in range(store.shards))
+
+
+def hot_bytes(store: Store, sessions: list[str]) -> int:
+    """Redis memory of the sessions' records, dedup sets and seen filters."""
+    total = 0
+    for session_id in sessions:
+        for shard in range(store.shards):
+            for key in (store.keys.session(shard, session_id), store.keys.event_ids(shard, session_id),
+                        store.keys.seen(shard, session_id)):
+                total += store.client.memory_usage(key, samples=0) or 0
+    return total
+
+
+def test_a_compacted_session_answers_as_before_and_knows_its_events(quiet_service: Service) -> None:
+    store, settings = quiet_service.store, quiet_service.settings
+    cohort = simulate_cohort(learners=6, seed=11, observed=True)
+    sessions = sorted(cohort.truth.sessions)
+    worker = Worker(store, settings)
+    with quiet_service.client("admin") as http:
+        http.put(f"/v1/courses/{cohort.course_id}", json=cohort.course).raise_for_status()
+        for start in range(0, len(cohort.events), 1000):
+            http.post("/v1/events", json=cohort.events[start:start + 1000]).raise_for_status()
+        drain(worker, store)
+        before = {sid: answer(http.post(f"/v1/sessions/{sid}/score")) for sid in sessions}
+        timelines = {sid: http.get(f"/v1/sessions/{sid}/timeline").json() for sid in sessions[:3]}
+        hot = hot_bytes(store, sessions)
+
+        assert compact_all(worker, store) == len(sessions)
+        assert all(is_cold(store.client.get(store.keys.session(shard_of(cohort_learner(cohort, sid), store.shards),
+                                                                sid)) or b"") for sid in sessions)
+        cold = hot_bytes(store, sessions)
+        assert cold < hot / 4, (hot, cold)
+        assert not list(store.client.scan_iter(f"{store.keys.prefix}:*:ids:*"))
+
+        # read back from Parquet: the same answers, the dashboard's timeline included
+        assert {sid: answer(http.post(f"/v1/sessions/{sid}/score")) for sid in sessions} == before
+        assert {sid: http.get(f"/v1/sessions/{sid}/timeline").json() for sid in sessions[:3]} == timelines
+
+        # a platform resending everything (a replay of last year) is told they are duplicates
+        resent = [http.post("/v1/events", json=cohort.events[start:start + 1000]).json()
+                  for start in range(0, len(cohort.events), 1000)]
+        assert sum(r["accepted"] for r in resent) == 0
+        assert sum(r["duplicates"] for r in resent) == len(cohort.events)
+        assert sum(s.lag for s in store.streams.shard_stats()) == 0
+
+        # a really new event wakes its session: applied once, its resend a duplicate
+        sid = sessions[0]
+        last = max((e for e in cohort.events if e["session_id"] == sid), key=lambda e: e["ts"])
+        late = {**{k: last[k] for k in ("learner_id", "org_id", "course_id", "session_id")},
+                "event_id": f"{sid}-after-compaction", "ts": last["ts"] + 1000, "type": "page_view",
+                "page": "notice"}
+        assert http.post("/v1/events", json=[late]).json()["accepted"] == 1
+        drain(worker, store)
+        woken = http.post(f"/v1/sessions/{sid}/score").json()
+        assert woken["events"] == before[sid]["events"] + 1
+        assert http.post("/v1/events", json=[late]).json()["duplicates"] == 1
+        first = next(e for e in cohort.events if e["session_id"] == sid)
+        assert http.post("/v1/events", json=[first]).json()["duplicates"] == 1
+
+        # compacted again later, with the filter it had and the new event in it
+        assert compact_all(worker, store) == 1
+        assert http.post("/v1/events", json=[late, first]).json()["duplicates"] == 2
+        assert http.post(f"/v1/sessions/{sid}/score").json()["events"] == woken["events"]
+    worker.shutdown()
+
+
+def answer(reply: httpx.Response) -> dict:
+    """A score as a platform compares it: everything but when it was read."""
+    reply.raise_for_status()
+    return {k: v for k, v in reply.json().items() if k != "scored_at"}
+
+
+def cohort_learner(cohort, session_id: str) -> str:  # type: ignore[no-untyped-def]
+    return next(e["learner_id"] for e in cohort.events if e["session_id"] == session_id)
+
+
+def test_a_session_that_receives_an_event_while_being_compacted_stays_live(
+        quiet_service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, settings = quiet_service.store, quiet_service.settings
+    events = [{"event_id": f"r-{i}", "ts": 1_772_330_400_000 + i * 5000, "type": "page_view", "page": "p",
+               "learner_id": "racer", "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": "race"}
+              for i in range(4)]
+    worker = Worker(store, settings)
+    with quiet_service.client("platform") as http:
+        http.post("/v1/events", json=events[:3]).raise_for_status()
+        drain(worker, store)
+        write = ColdStore.write
+
+        def event_arrives_meanwhile(self: ColdStore, shard: int, records: dict[str, bytes]) -> str:
+            http.post("/v1/events", json=events[3:]).raise_for_status()
+            return write(self, shard, records)
+
+        monkeypatch.setattr(ColdStore, "write", event_arrives_meanwhile)
+        assert compact_all(worker, store) == 0
+        monkeypatch.undo()
+        drain(worker, store)
+        assert http.post("/v1/sessions/race/score").json()["events"] == 4
+        assert http.post("/v1/events", json=events).json()["duplicates"] == 4
+    worker.shutdown()
+
+
+def test_the_seen_filter_never_misses_and_rarely_mistakes_a_new_event() -> None:
+    rng = random.Random(7)
+    members = [str(rng.getrandbits(64) - 2**63).encode() for _ in range(500)]
+    blob = seen_filter.build(members)
+    assert len(blob) == seen_filter.HEADER + 500  # one byte per event
+    assert all(seen_filter.holds(blob, m) for m in members)
+    strangers = [rng.getrandbits(64) - 2**63 for _ in range(50_000)]
+    mistaken = sum(seen_filter.holds(blob, s) for s in strangers) / len(strangers)
+    assert mistaken < 0.03, mistaken  # 2.2 % expected with 8 bits and 5 hashes per event
