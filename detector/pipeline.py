@@ -20,7 +20,7 @@ from learnguard.detector.scoring import default_detectors, evaluate_session
 from learnguard.features.compact import compact
 from learnguard.features.course import CourseInfo
 from learnguard.features.events import Event
-from learnguard.features.session import SessionState, add_events
+from learnguard.features.session import Finalized, SessionState, add_events, advance, start_finalized
 from learnguard.models.cohort import CohortBaseline
 
 
@@ -45,11 +45,15 @@ class SessionPipeline:
     """
 
     def __init__(self, rules: Rules, course_of: Callable[[str], CourseInfo],
-                 cohort_of: Callable[[str], CohortBaseline], detectors: list[Detector] | None = None) -> None:
+                 cohort_of: Callable[[str], CohortBaseline], detectors: list[Detector] | None = None,
+                 finals: dict[str, Finalized] | None = None) -> None:
         self.rules = rules
         self.course_of = course_of
         self.cohort_of = cohort_of
         self.detectors = detectors if detectors is not None else default_detectors()
+        # sessions' finalized copies kept up to date across entries (and batches, when the
+        # caller keeps the dict): the same scores, without re-folding each reorder buffer
+        self.finals = finals if finals is not None else {}
 
     def apply(self, effects: BatchEffects, events: list[Event]) -> None:
         """Fold one entry's events into their sessions, then score those (sorted: a fixed order)."""
@@ -63,8 +67,12 @@ class SessionPipeline:
                 record = effects.records[session_id] = SessionRecord(state=SessionState(
                     session_id=session_id, learner_id=first.learner_id, org_id=first.org_id,
                     course_id=first.course_id))
-            course = self.course_of(record.state.course_id)
-            add_events(record.state, [compact(event) for event in session_events], self.rules.playback(course))
+            playback = self.rules.playback(self.course_of(record.state.course_id))
+            compacted = [compact(event) for event in session_events]
+            add_events(record.state, compacted, playback)
+            snapshot = self.finals.get(session_id)
+            if snapshot is None or not advance(snapshot, record.state, compacted, playback):
+                self.finals[session_id] = start_finalized(record.state, playback)
         for session_id in sorted(by_session):
             self.score(effects, effects.records[session_id])
 
@@ -72,8 +80,9 @@ class SessionPipeline:
         """Score a session, let its course's online model see it, and summarise it."""
         state = record.state
         cohort = self.cohort_of(state.course_id)
+        snapshot = self.finals.get(state.session_id)
         score, features = evaluate_session(state, self.course_of(state.course_id), self.detectors, self.rules,
-                                           cohort.view())
+                                           cohort.view(), snapshot.done if snapshot is not None else None)
         score.online = cohort.explain_one(features)
         record.score = score
         summary = summary_of(state, score)

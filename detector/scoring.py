@@ -81,9 +81,14 @@ def credited_seconds(state: SessionState, course: CourseInfo) -> float:
 
 
 def evaluate_session(state: SessionState, course: CourseInfo, detectors: list[Detector], rules: Rules,
-                     cohort: CohortView | None = None) -> tuple[SessionScore, dict[str, float]]:
-    """The score and the feature vector of a session (the pipeline teaches cohorts with it)."""
-    done = finalized(state, rules.playback(course))
+                     cohort: CohortView | None = None, done: SessionState | None = None
+                     ) -> tuple[SessionScore, dict[str, float]]:
+    """The score and the feature vector of a session (the pipeline teaches cohorts with it).
+
+    ``done``: the session's ``finalized`` copy when the caller keeps one up to date (the
+    worker does: ``features.session.Finalized``); it is only read."""
+    if done is None:
+        done = finalized(state, rules.playback(course))
     features = session_features(done)
     view = SessionView(state=done, course=course, features=features, cohort=cohort or CohortView(),
                        thresholds=rules.thresholds)

@@ -99,7 +99,8 @@ def link_facts(state: SessionState, ip: str | None, missed_playing: int = 0, res
     graded = [c for c in state.challenges.values() if c.options >= 2 and c.outcome in (PASSED, FAILED)]
     return LinkFacts(network=network_of(ip), browser=browser_of(state.user_agent),
                      playing=playing_stretches(state.credited_wall), acted=sorted(state.acted),
-                     gestures=list(state.gestures), fetched=sorted(state.fetched), answers=answers,
+                     gestures=[msgspec.structs.replace(g) for g in state.gestures],
+                     fetched=sorted(state.fetched), answers=answers,
                      graded=len(graded), right=sum(c.outcome == PASSED for c in graded),
                      chance=round(sum(1 / c.options for c in graded), 4), missed_playing=missed_playing,
                      resolved=resolved)

@@ -195,6 +195,46 @@ def finalized(state: SessionState, rules: PlaybackRules) -> SessionState:
     return done
 
 
+class Finalized(msgspec.Struct):
+    """A session's ``finalized`` copy kept up to date as events arrive in order, so that
+    scoring after each stream entry folds only that entry's events instead of copying the
+    state and re-folding its whole reorder buffer (a worker scores every session an entry
+    touches; with one event per session per entry that re-fold was most of its time).
+
+    Valid while every new event sorts after every event already in it and the playback
+    rules stay the same; otherwise ``advance`` says so and the caller starts again from
+    ``finalized``. Kept in the worker's memory only, never stored."""
+
+    done: SessionState
+    last_key: tuple[float, int]
+    rules: PlaybackRules
+
+
+def start_finalized(state: SessionState, rules: PlaybackRules) -> Finalized:
+    """The snapshot of ``state`` as it is now (after ``add_events``)."""
+    done = finalized(state, rules)
+    keys = [ev.sort_key() for ev in state.pending]
+    last = max(keys) if keys else (state.folded_ts, -1)
+    return Finalized(done=done, last_key=last if state.pending else (state.max_ts, 2**32), rules=rules)
+
+
+def advance(snapshot: Finalized, state: SessionState, events: list[Ev], rules: PlaybackRules) -> bool:
+    """Fold an entry's events (already added to ``state``) into the snapshot; False when
+    they cannot be (an event sorts before one already folded, or the rules changed), and
+    then the snapshot is stale and must be started again."""
+    ordered = sorted(events, key=Ev.sort_key)
+    if not ordered or rules != snapshot.rules or ordered[0].sort_key() <= snapshot.last_key:
+        return False
+    done = snapshot.done
+    for ev in ordered:
+        fold(done, ev, rules)
+    done.timeline, done.deliveries = [], []  # scoring never reads them; keep the copy small
+    done.applied_events, done.first_ts = state.applied_events, state.first_ts
+    done.last_ts, done.max_ts = state.last_ts, state.max_ts
+    snapshot.last_key = ordered[-1].sort_key()
+    return True
+
+
 def fold(state: SessionState, ev: Ev, rules: PlaybackRules) -> None:
     """Fold one event, in event-time order, into the aggregates."""
     if ev.ts < state.folded_ts:

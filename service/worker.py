@@ -30,6 +30,7 @@ from learnguard.detector.records import SessionRecord
 from learnguard.detector.scoring import SessionScore
 from learnguard.features.course import CourseInfo
 from learnguard.features.events import Event
+from learnguard.features.session import Finalized
 from learnguard.models.cohort import CohortBaseline
 from learnguard.service import metrics
 from learnguard.service.archive import write_entries
@@ -71,6 +72,8 @@ class Worker:
         self.owned: set[int] = set()
         self.needs_pending: set[int] = set()
         self.cache: dict[int, dict[str, SessionRecord]] = defaultdict(dict)
+        # each cached session's finalized copy, kept up to date (dropped with its record)
+        self.finals: dict[int, dict[str, Finalized]] = defaultdict(dict)
         self.cache_sizes: OrderedDict[tuple[int, str], int] = OrderedDict()  # least recently touched first
         self._cached_total = 0
         self.applied: dict[int, tuple[int, int] | None] = {}
@@ -78,7 +81,7 @@ class Worker:
         self.errors: dict[bytes, str] = {}
         self.courses: dict[str, tuple[float, CourseInfo]] = {}
         self.cohorts: dict[tuple[int, str], CohortBaseline] = {}
-        self.last_balance = 0.0
+        self.last_balance = self.last_renew = 0.0
         self.last_reclaim = time.monotonic()
         self.last_trim = time.monotonic()
         self.processed = 0
@@ -105,7 +108,19 @@ class Worker:
                 break
             if self.streams.try_lease(shard, self.worker_id, self.settings.lease_ms):
                 self._acquire(shard)
-        self.last_balance = time.monotonic()
+        self.last_balance = self.last_renew = time.monotonic()
+
+    def _renew_if_due(self) -> None:
+        """Renew the leases in the middle of a long batch (a backlog after an outage makes
+        batches of tens of thousands of events): a lease that expired mid-batch made the
+        commit fail and the batch start again, for ever."""
+        now = time.monotonic()
+        if now - self.last_renew < self.settings.lease_ms / 3000:
+            return
+        held = set(self.streams.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
+        self.last_renew = now
+        for shard in self.owned - held:
+            self._drop(shard, "lease lost")
 
     def _acquire(self, shard: int) -> None:
         """Take a shard over: claim every entry its previous owner left unacked."""
@@ -214,6 +229,7 @@ class Worker:
         done, looked = self.compactor.run(shard, self.worker_id, now)
         cached = self.cache.get(shard, {})
         for session_id in looked:
+            self.finals.get(shard, {}).pop(session_id, None)
             if cached.pop(session_id, None) is not None:
                 self._cached_total -= self.cache_sizes.pop((shard, session_id), 0)
         if done:
@@ -323,13 +339,17 @@ class Worker:
     def _apply(self, shard: int, todo: list[Decoded], effects: BatchEffects
                ) -> tuple[bytes | None, int, list[tuple[bytes, str, bytes]]] | None:
         """Run the pipeline over each entry; an entry that failed ``max_deliveries`` times becomes a
-        dead letter. Returns (last id, events, dead letters), or None when an entry failed now."""
+        dead letter. Returns (last id, events, dead letters), or None when an entry failed now or the
+        shard was lost to another worker."""
         pipeline = SessionPipeline(self.rules, self._course, lambda course_id: self._cohort(shard, course_id),
-                                   self.detectors)
+                                   self.detectors, self.finals[shard])
         dead: list[tuple[bytes, str, bytes]] = []
         last_id: bytes | None = None
         applied_events = 0
         for entry_id, fields, events in todo:
+            self._renew_if_due()
+            if shard not in self.owned:
+                return None  # another worker has the shard now: nothing of this batch is stored
             if self.failures.get(entry_id, 0) >= self.settings.max_deliveries:
                 dead.append((entry_id, self.errors.pop(entry_id, "failed"), fields.get(b"e", b"")))
                 self.failures.pop(entry_id, None)
@@ -402,6 +422,7 @@ class Worker:
         while self.cache_sizes and self._cached_total > self.settings.worker_cache_bytes:
             (old_shard, old_sid), size = self.cache_sizes.popitem(last=False)
             self.cache.get(old_shard, {}).pop(old_sid, None)
+            self.finals.get(old_shard, {}).pop(old_sid, None)
             self._cached_total -= size
 
     def cached_bytes(self) -> int:
@@ -411,6 +432,7 @@ class Worker:
     def _forget(self, shard: int) -> None:
         """Drop every in-memory effect of uncommitted work on a shard."""
         self.cache.pop(shard, None)
+        self.finals.pop(shard, None)
         for key in [key for key in self.cache_sizes if key[0] == shard]:
             self._cached_total -= self.cache_sizes.pop(key)
         for key in [key for key in self.cohorts if key[0] == shard]:

@@ -141,3 +141,36 @@ def test_a_poisoned_entry_goes_to_the_dead_letter_stream_and_the_shard_moves_on(
     stats = store.streams.shard_stats()[0]
     assert stats.dead == 1 and stats.lag == 0
     assert store.sessions.load_record(0, "dl").state.applied_events == 1
+
+
+class SlowDetector:
+    """A detector that takes 10 ms a session: a batch then outlasts a short lease."""
+
+    pattern = "slow"
+
+    def detect(self, view: object) -> list:
+        time.sleep(0.01)
+        return []
+
+
+def test_a_batch_that_outlasts_the_lease_is_committed_once(backend: str, embedded_dir) -> None:
+    """A backlog (after an outage) makes long batches; the lease is renewed while one runs,
+    so the commit lands instead of being refused and the batch redone for ever."""
+    settings = make_settings(backend, embedded_dir, lease_ms=500, shards=1)
+    store = Store.open(settings)
+    try:
+        events = [{"event_id": f"slow-{i}", "ts": T0 + i * 1000, "type": "page_view", "page": "p",
+                   "learner_id": f"l{i % 100}", "org_id": "zhejiang/hdu", "course_id": "c1",
+                   "session_id": f"s{i % 100}"} for i in range(300)]
+        decode = msgspec.json.Decoder(list[Event]).decode
+        for start in range(0, 300, 10):  # 30 entries of 10 sessions: ~3 s of scoring in one batch
+            store.streams.ingest(decode(msgspec.json.encode(events[start:start + 10])))
+        worker = Worker(store, settings, detectors=[SlowDetector()])
+        deadline = time.monotonic() + 30
+        while sum(s.lag for s in store.streams.shard_stats()) > 0:
+            assert time.monotonic() < deadline, "the batch never committed"
+            worker.step()
+        assert worker.processed == 300  # committed once, not redone
+        worker.shutdown()
+    finally:
+        cleanup(store)
