@@ -117,6 +117,7 @@ class Worker:
         now = time.monotonic()
         if now - self.last_renew < self.settings.lease_ms / 3000:
             return
+        self.streams.heartbeat(self.worker_id, self.settings.lease_ms)  # still alive, for the others' count
         held = set(self.streams.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
         self.last_renew = now
         for shard in self.owned - held:
