@@ -9,4 +9,10 @@ source ./scripts/setup.sh
 if command -v npm >/dev/null && [ ! tracker/node_modules/.package-lock.json -nt tracker/package-lock.json ]; then
   (cd tracker && npm ci --no-audit --no-fund --silent) || echo "warning: npm ci failed (the video.js test will be skipped)"
 fi
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+# a full run also puts the contract, compaction and worker-recovery suites on a real local
+# 3-master Redis Cluster (started and stopped by the tests; skipped without redis-server)
+if [ $# -eq 0 ] && command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  LEARNGUARD_TEST_BACKENDS=cluster .venv/bin/python -m pytest tests/test_cluster.py tests/test_ingest_contract.py \
+    tests/test_scoring_http.py tests/test_worker_recovery.py tests/test_compaction.py
+fi

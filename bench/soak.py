@@ -65,15 +65,15 @@ class Observed:
     kills: list[float] = field(default_factory=list)
     memory: list[tuple[float, int]] = field(default_factory=list)
     ingest_errors: int = 0
-    score_errors: Counter = field(default_factory=Counter)  # by status (0: no answer)
+    score_errors: Counter = field(default_factory=Counter)  # by status, or the client's error
     batches: int = 0
     ended: deque = field(default_factory=lambda: deque(maxlen=5000))  # (when sent, session) of ended sessions
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def event(session: str, learner: str, seq: int) -> dict:
+def event(session: str, learner: str, seq: int, start_ms: int) -> dict:
     kind = "video_play" if seq == 0 else ("session_end" if seq == EVENTS_PER_SESSION - 1 else "video_heartbeat")
-    body = {"event_id": f"{session}-{seq}", "ts": T0 + seq * 5000, "type": kind, "learner_id": learner,
+    body = {"event_id": f"{session}-{seq}", "ts": start_ms + seq * 5000, "type": kind, "learner_id": learner,
             "org_id": "zhejiang/hdu", "course_id": "soak", "session_id": session}
     if kind != "session_end":
         body.update(video_id="v1", position=seq * 5.0, rate=1.0)
@@ -94,7 +94,10 @@ def post_until_taken(http: httpx.Client, path: str, body: list[dict], stop_at: f
 
 def ingest_loop(http: httpx.Client, seen: Observed, rate: float, live: int, stop_at: float) -> None:
     """Batches of 1,000 events from ``live`` rotating sessions, at ``rate`` events/s."""
-    sessions = [[f"soak-{uuid.uuid4().hex[:10]}", 0] for _ in range(live)]
+    # each new session starts a minute of event time after the one before: sessions spread
+    # over the days as a year's do (not all in one 10-minute start slot of the course)
+    started = iter(range(10**9))
+    sessions = [[f"soak-{uuid.uuid4().hex[:10]}", 0, T0 + next(started) * 60_000] for _ in range(live)]
     cursor = 0
     next_at = time.monotonic()
     while time.monotonic() < stop_at:
@@ -102,11 +105,11 @@ def ingest_loop(http: httpx.Client, seen: Observed, rate: float, live: int, stop
         for _ in range(1000):
             slot = sessions[cursor % live]
             cursor += 1
-            session, seq = slot
-            batch.append(event(session, f"learner-{session}", seq))
+            session, seq, start_ms = slot
+            batch.append(event(session, f"learner-{session}", seq, start_ms))
             slot[1] += 1
             if slot[1] == EVENTS_PER_SESSION:
-                sessions[(cursor - 1) % live] = [f"soak-{uuid.uuid4().hex[:10]}", 0]
+                sessions[(cursor - 1) % live] = [f"soak-{uuid.uuid4().hex[:10]}", 0, T0 + next(started) * 60_000]
         if not post_until_taken(http, "/v1/events", batch, stop_at):
             seen.ingest_errors += 1
             continue
@@ -134,9 +137,9 @@ def score_loop(url: str, key: str, seen: Observed, rate: float, stop_at: float, 
                 if ready:
                     started = time.monotonic()
                     try:
-                        status = http.post(f"/v1/sessions/{ready[n % len(ready)]}/score").status_code
-                    except httpx.HTTPError:
-                        status = 0
+                        status: int | str = http.post(f"/v1/sessions/{ready[n % len(ready)]}/score").status_code
+                    except httpx.HTTPError as exc:
+                        status = type(exc).__name__
                     if status == 200:
                         seen.scores.append((started, time.monotonic() - started))
                     else:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 import redis
 
 from learnguard.service.keys import Keys
+from learnguard.service.redis_conn import atomic_pipeline, mget_any
 
 ROLES = ("platform", "supervisor", "analyst", "admin")
 
@@ -51,7 +52,7 @@ class KeyStore:
         digest = hash_key(secret)
         record = ApiKey(key_id=digest[:12], role=role, org=None if role == "admin" else org,
                         name=name, created_at=time.time())
-        pipe = self.client.pipeline(transaction=True)
+        pipe = atomic_pipeline(self.client)
         pipe.set(self.keys.api_key(digest), msgspec.json.encode(record))
         pipe.sadd(self.keys.api_keys(), digest)
         pipe.execute()
@@ -68,7 +69,7 @@ class KeyStore:
         digests = sorted(self._digests())
         if not digests:
             return []
-        raws = cast(list[Any], self.client.mget([self.keys.api_key(d) for d in digests]))
+        raws = mget_any(self.client, [self.keys.api_key(d) for d in digests])
         records = [msgspec.json.decode(raw, type=ApiKey) for raw in raws if raw]
         return sorted(records, key=lambda record: record.created_at)
 

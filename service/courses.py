@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 import redis
 
 from learnguard.features.course import Course
 from learnguard.service.keys import Keys
+from learnguard.service.redis_conn import mget_any
 
 _decode_course = msgspec.json.Decoder(Course).decode
 _encode_json = msgspec.json.Encoder().encode
@@ -65,5 +66,5 @@ class CourseBook:
         ids = list(dict.fromkeys(course_ids))
         if not ids:
             return {}
-        raws = cast(list[Any], self.client.mget([self.keys.course(cid) for cid in ids]))
+        raws = mget_any(self.client, [self.keys.course(cid) for cid in ids])
         return {cid: decode_course(raw) for cid, raw in zip(ids, raws, strict=True)}

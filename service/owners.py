@@ -11,12 +11,13 @@ Binding is ``HSETNX``: concurrent first claims agree on one owner.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import cast
 
 import redis
 
 from learnguard.service import scripts
 from learnguard.service.keys import Keys
+from learnguard.service.redis_conn import run_scripts
 
 KINDS = ("session", "learner", "course")
 
@@ -38,12 +39,10 @@ class OwnerBook:
         kinds = [kind for kind in KINDS if first[kind]]
         if not kinds:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        for kind in kinds:
-            self._bind(keys=[self.keys.owners(kind)], args=[x for pair in first[kind].items() for x in pair],
-                       client=pipe)
+        results = run_scripts(self.client, [(self._bind, [self.keys.owners(kind)],
+                                             [x for pair in first[kind].items() for x in pair]) for kind in kinds])
         owners: dict[tuple[str, str], str] = {}
-        for kind, replies in zip(kinds, cast(list[Any], pipe.execute()), strict=True):
+        for kind, replies in zip(kinds, results, strict=True):
             owners.update({(kind, identifier): owner.decode()
                            for identifier, owner in zip(first[kind], replies, strict=True)})
         return owners

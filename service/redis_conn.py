@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -22,11 +22,68 @@ EMBEDDED_DB = "learnguard.rdb"
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """A client for the configured store (binary replies; blobs are msgpack)."""
+    """A client for the configured store (binary replies; blobs are msgpack).
+
+    A ``REDIS_URL`` naming a node of a Redis Cluster gives a cluster client (found by
+    asking the node, so a managed cluster's endpoint works as it is)."""
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, decode_responses=False,
-                                    health_check_interval=30)
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+        if _cluster_enabled(client):
+            client.close()
+            from redis.cluster import RedisCluster
+
+            cluster = RedisCluster.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+            return cast(redis.Redis, cluster)
+        return client
     return _embedded(settings)
+
+
+def _cluster_enabled(client: redis.Redis) -> bool:
+    try:
+        return bool(cast(dict, client.info("cluster")).get("cluster_enabled"))
+    except redis.RedisError:
+        return False  # unreachable now: treated as a single server, whose calls will say so
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` (or a pipeline) talks to a Redis Cluster."""
+    from redis.cluster import ClusterPipeline, RedisCluster
+
+    return isinstance(client, RedisCluster | ClusterPipeline)
+
+
+def mget_any(client: redis.Redis, keys: list[str]) -> list[Any]:
+    """``MGET`` of keys that may live in different cluster slots (split per slot on a cluster)."""
+    if is_cluster(client):
+        return cast(list[Any], client.mget_nonatomic(keys))  # type: ignore[attr-defined]
+    return cast(list[Any], client.mget(keys))
+
+
+def run_scripts(client: redis.Redis, calls: list[tuple[Any, list[str], list[Any]]]) -> list[Any]:
+    """Lua script calls (script, keys, args) in one round trip; on a cluster, where redis-py
+    will not pipeline ``EVALSHA``, one after another (each still atomic on its slot)."""
+    if is_cluster(client):
+        return [script(keys=keys, args=args) for script, keys, args in calls]
+    pipe = client.pipeline(transaction=False)
+    for script, keys, args in calls:
+        script(keys=keys, args=args, client=pipe)
+    return cast(list[Any], pipe.execute())
+
+
+def atomic_pipeline(client: redis.Redis) -> Any:
+    """A ``MULTI`` pipeline on one server; on a cluster, where a transaction cannot span
+    slots, a plain pipeline (callers order their writes so a partial one is harmless)."""
+    return client.pipeline(transaction=not is_cluster(client))
+
+
+def used_memory(client: redis.Redis) -> int | None:
+    """Bytes of data the store holds (summed over a cluster's nodes)."""
+    info = client.info("memory")
+    if not isinstance(info, dict):
+        return None
+    if "used_memory" in info:
+        return int(info["used_memory"])
+    return sum(int(node["used_memory"]) for node in info.values() if isinstance(node, dict)) or None
 
 
 def _embedded(settings: Settings) -> redis.Redis:
@@ -122,5 +179,8 @@ def describe(client: redis.Redis) -> str:
     socket_file = getattr(client, "socket_file", None)
     if socket_file:
         return f"embedded ({getattr(client, 'db', '?')})"
+    if is_cluster(client):
+        nodes = client.get_nodes()  # type: ignore[attr-defined]
+        return f"redis cluster ({len(nodes)} nodes, e.g. {nodes[0].host}:{nodes[0].port})"
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"

@@ -28,6 +28,7 @@ from learnguard.errors import Conflict, NotFound, Unprocessable
 from learnguard.features.vector import FEATURE_NAMES
 from learnguard.models.batch import LIVE_KINDS, SessionModel
 from learnguard.service.keys import Keys
+from learnguard.service.redis_conn import atomic_pipeline
 
 RELOAD_CHECK_S = 2.0
 
@@ -101,7 +102,7 @@ class Registry:
                                 f"scoring only; promote an iforest, hbos, ensemble or semi model")
         self.load(version)  # refuse now, not at the first score, if it does not verify
         previous = self.active_version()
-        pipe = self.client.pipeline(transaction=True)
+        pipe = atomic_pipeline(self.client)
         pipe.set(self._k("active"), version)
         pipe.rpush(self._k("history"), msgspec.json.encode(
             {"action": "promote", "version": version, "previous": previous, "by": by, "at": time.time()}))
@@ -119,7 +120,7 @@ class Registry:
             if entry["version"] == current and entry["action"] == "promote":
                 previous = entry["previous"]
                 break
-        pipe = self.client.pipeline(transaction=True)
+        pipe = atomic_pipeline(self.client)
         if previous:
             pipe.set(self._k("active"), previous)
         else:

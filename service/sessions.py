@@ -18,6 +18,7 @@ from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSum
 from learnguard.detector.scoring import ModelEvidence
 from learnguard.service.cold import ColdStore, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
+from learnguard.service.redis_conn import mget_any
 from learnguard.service.rows import member as rows_member
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -222,7 +223,7 @@ class SessionIndex:
         if not learner_ids:
             return {}
         keys = [self.keys.learner_course(shard_of(lid, self.shards), lid, course_id) for lid in learner_ids]
-        raws = cast(list[Any], self.client.mget(keys))
+        raws = mget_any(self.client, keys)
         return {lid: _decode_lc(raw) for lid, raw in zip(learner_ids, raws, strict=True) if raw}
 
     # -- model evidence of sessions scored before a promotion -------------------------------

@@ -17,6 +17,7 @@ Every key is built in ``keys``; nothing else in the project names a Redis key.
 from __future__ import annotations
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from learnguard.errors import Conflict
 from learnguard.service.apikeys import KeyStore
@@ -28,7 +29,7 @@ from learnguard.service.keys import LAYOUT_VERSION, Keys
 from learnguard.service.limits import RateLimiter
 from learnguard.service.offline import OfflineBook
 from learnguard.service.owners import OwnerBook
-from learnguard.service.redis_conn import connect, stop_embedded
+from learnguard.service.redis_conn import connect, is_cluster, stop_embedded, used_memory
 from learnguard.service.registry import Registry
 from learnguard.service.rows import RowBook
 from learnguard.service.sessions import SessionIndex
@@ -76,6 +77,9 @@ class Store:
     def close(self) -> None:
         """Drop this process's connections, and stop the embedded Redis this process started
         unless another process still uses it."""
+        if is_cluster(self.client):
+            self.client.close()
+            return
         self.client.connection_pool.disconnect()
         stop_embedded(self.client)
 
@@ -97,15 +101,14 @@ class Store:
         self.streams.ensure_groups()
         try:
             self.client.config_set("set-max-intset-entries", 4096)
-        except redis.RedisError:
+        except (redis.RedisError, RedisClusterException):
             pass  # a managed server may refuse CONFIG; dedup sets then just use more memory
 
     def ping(self) -> bool:
         return bool(self.client.ping())
 
     def used_memory(self) -> int | None:
-        info = self.client.info("memory")
-        return info.get("used_memory") if isinstance(info, dict) else None
+        return used_memory(self.client)
 
     def describe(self) -> str:
         """Where the store is, for /health and the logs."""

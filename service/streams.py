@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from learnguard.errors import Unavailable
 from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
 from learnguard.service import scripts, seen_filter
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
+from learnguard.service.redis_conn import is_cluster, run_scripts
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 log = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ class Streams:
         by_shard: dict[int, list[int]] = defaultdict(list)
         for index, event in enumerate(events):
             by_shard[shard_of(event.learner_id, self.shards)].append(index)
-        pipe = self.client.pipeline(transaction=False)
+        calls: list[tuple[Any, list[str], list[Any]]] = []
         order: list[list[int]] = []
         for shard, indexes in by_shard.items():
             session_keys: dict[str, int] = {}
@@ -83,15 +85,15 @@ class Streams:
                     session_keys[self.keys.seen(shard, event.session_id)] = 0  # after its dedup set
                 args += [session_keys[key], event_id_digest(event.event_id), encode_event(event)]
             key_list = [self.keys.events(shard), self.keys.stats(shard), *session_keys]
-            self._ingest(keys=key_list, args=args, client=pipe)
+            calls.append((self._ingest, key_list, args))
             order.append(indexes)
         fresh = [False] * len(events)
         try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
+            results = run_scripts(self.client, calls)
+        except (redis.RedisError, RedisClusterException) as exc:
             log.error("ingest failed: %s", exc)  # the details stay in the log
-            raise Unavailable("the event store did not accept the batch; nothing was accepted, send it again",
-                              retry_after=2) from exc
+            raise Unavailable("the event store did not take the whole batch; send it again (events it did take "
+                              "are answered as duplicates)", retry_after=2) from exc
         for indexes, flags in zip(order, results, strict=True):
             for index, flag in zip(indexes, flags, strict=True):
                 fresh[index] = bool(flag)
@@ -115,10 +117,9 @@ class Streams:
 
     def renew_leases(self, shards: list[int], owner: str, lease_ms: int) -> list[int]:
         """Renew the given leases; returns the shards still held."""
-        pipe = self.client.pipeline(transaction=False)
-        for shard in shards:
-            self._renew(keys=[self.keys.lease(shard)], args=[owner, lease_ms], client=pipe)
-        return [shard for shard, ok in zip(shards, pipe.execute(), strict=True) if ok]
+        replies = run_scripts(self.client, [(self._renew, [self.keys.lease(shard)], [owner, lease_ms])
+                                            for shard in shards])
+        return [shard for shard, ok in zip(shards, replies, strict=True) if ok]
 
     def release_lease(self, shard: int, owner: str) -> None:
         self._release(keys=[self.keys.lease(shard)], args=[owner])
@@ -144,7 +145,17 @@ class Streams:
 
     def read_new(self, shards: list[int], consumer: str, count: int, block_ms: int | None
                  ) -> dict[int, list[Entry]]:
-        """New entries of several shards in one call (blocking up to ``block_ms``)."""
+        """New entries of several shards in one call (blocking up to ``block_ms``); on a
+        cluster, where shards live in different slots, one call per shard."""
+        if is_cluster(self.client):
+            found: dict[int, list[Entry]] = {}
+            for shard in shards:
+                reply = self.client.xreadgroup(STREAM_GROUP, consumer, {self.keys.events(shard): ">"}, count=count)
+                if reply and cast(list[Any], reply)[0][1]:
+                    found[shard] = cast(list[Any], reply)[0][1]
+            if not found and block_ms:
+                time.sleep(block_ms / 1000)
+            return found
         streams: dict[Any, Any] = {self.keys.events(shard): ">" for shard in shards}
         by_stream = {self.keys.events(shard).encode(): shard for shard in shards}
         reply = cast(list[Any], self.client.xreadgroup(STREAM_GROUP, consumer, streams, count=count,

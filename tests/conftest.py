@@ -40,6 +40,31 @@ def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         pass  # the server closes the connection as it stops
 
 
+# the stores integration tests run on: "embedded,server" by default; test.sh runs the
+# contract and worker-recovery suites again with "cluster" (a local 3-master Redis Cluster)
+BACKENDS = os.environ.get("LEARNGUARD_TEST_BACKENDS", "embedded,server").split(",")
+CLUSTER: list[str] = []  # the running cluster's URL, once started
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """A local Redis Cluster, started once for the run when the cluster backend is asked for."""
+    if "cluster" not in BACKENDS:
+        yield None
+        return
+    from tests.cluster import LocalCluster, available
+
+    if not available():
+        pytest.skip("redis-server and redis-cli are needed for the cluster backend")
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    CLUSTER.append(cluster.url)
+    try:
+        yield cluster.url
+    finally:
+        CLUSTER.clear()
+        cluster.stop()
+
+
 def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Settings:
     prefix = f"lgtest-{uuid.uuid4().hex[:10]}"
     base: dict[str, object] = {"key_prefix": prefix, "shards": 4, "score_wait_s": 10.0,
@@ -48,6 +73,8 @@ def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Sett
     base.update(overrides)
     if backend == "server":
         return Settings(redis_url=SERVER_URL, **base)
+    if backend == "cluster":
+        return Settings(redis_url=CLUSTER[0], **base)
     return Settings(redis_url=None, data_dir=embedded_dir, **base)
 
 
@@ -55,8 +82,8 @@ def cleanup(store: Store) -> None:
     store.delete_all()
 
 
-@pytest.fixture(params=["embedded", "server"])
-def backend(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, cluster_url: str | None) -> str:
     return request.param
 
 
