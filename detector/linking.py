@@ -103,11 +103,12 @@ def gesture_buckets(gestures: list[Gesture], tolerance_s: float) -> set[tuple[st
 
 def probe_of(summary: SessionSummary, t: Thresholds) -> LinkProbe:
     """The index entries near ``summary``: its network on the day before, of and after it,
-    the start slots around it, and its gestures' buckets."""
+    the start slots around it (only with a network: ``farm_candidates`` needs one, and a
+    course's slot can hold thousands of starts), and its gestures' buckets."""
     day = int(summary.first_ts // DAY)
     slot = int(summary.first_ts // START_SLOT_S)
     return LinkProbe(network=summary.link.network, days=(day - 1, day, day + 1),
-                     slots=(slot - 1, slot, slot + 1),
+                     slots=(slot - 1, slot, slot + 1) if summary.link.network else (),
                      buckets=tuple(sorted(gesture_buckets(summary.link.gestures, t.replay_match_s))))
 
 

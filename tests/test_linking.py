@@ -137,3 +137,17 @@ def test_the_service_links_a_proxy_ring_and_hides_accounts_outside_the_readers_s
     assert len(hidden) == len(related(seen_by_province))
     assert all(r["org_id"] in ("zhejiang/hdu/computing", "") for r in hidden)
     assert not any(lid in str(seen_by_hdu) for lid, org in orgs.items() if org == "zhejiang/zju/law")
+
+
+def test_a_session_without_a_network_reads_no_start_slot() -> None:
+    """Farms need a network; a course's start slot can hold thousands of sessions on a
+    deadline night, so a session without one must not read them (every score would)."""
+    from learnguard.detector.linking import probe_of
+    from learnguard.detector.records import SessionSummary
+    from learnguard.features.linking import LinkFacts
+
+    rules = Rules()
+    bare = SessionSummary("l1", 1_772_330_400.0, 1_772_331_000.0, 600.0, 600.0, None, None, False)
+    assert probe_of(bare, rules.thresholds).slots == ()
+    networked = msgspec.structs.replace(bare, link=LinkFacts(network="10.1.2.0/24"))
+    assert len(probe_of(networked, rules.thresholds).slots) == 3
