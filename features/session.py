@@ -212,10 +212,10 @@ class Finalized(msgspec.Struct):
 
 def start_finalized(state: SessionState, rules: PlaybackRules) -> Finalized:
     """The snapshot of ``state`` as it is now (after ``add_events``)."""
-    done = finalized(state, rules)
-    keys = [ev.sort_key() for ev in state.pending]
-    last = max(keys) if keys else (state.folded_ts, -1)
-    return Finalized(done=done, last_key=last if state.pending else (state.max_ts, 2**32), rules=rules)
+    # the newest event in it: the latest pending one, or, with nothing pending, any event
+    # up to ``max_ts`` (so the next must be later than that)
+    last = max(ev.sort_key() for ev in state.pending) if state.pending else (state.max_ts, 2**32)
+    return Finalized(done=finalized(state, rules), last_key=last, rules=rules)
 
 
 def advance(snapshot: Finalized, state: SessionState, events: list[Ev], rules: PlaybackRules) -> bool:

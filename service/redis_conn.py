@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import redis
+from redis.cluster import ClusterPipeline, RedisCluster
 
 from learnguard.settings import Settings
 
@@ -30,8 +31,6 @@ def connect(settings: Settings) -> redis.Redis:
         client = redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
         if _cluster_enabled(client):
             client.close()
-            from redis.cluster import RedisCluster
-
             cluster = RedisCluster.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
             return cast(redis.Redis, cluster)
         return client
@@ -47,8 +46,6 @@ def _cluster_enabled(client: redis.Redis) -> bool:
 
 def is_cluster(client: Any) -> bool:
     """Whether ``client`` (or a pipeline) talks to a Redis Cluster."""
-    from redis.cluster import ClusterPipeline, RedisCluster
-
     return isinstance(client, RedisCluster | ClusterPipeline)
 
 

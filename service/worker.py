@@ -87,8 +87,8 @@ class Worker:
         self.processed = 0
         self.errors_seen = 0
         self.isolating: dict[int, tuple[int, int]] = {}  # shard -> read one entry at a time up to this id
-        self.compactor = Compactor(store, ColdStore(settings.cold_path), settings.compact_after_s,
-                                   settings.compact_batch)
+        self.compactor = Compactor(store, store.sessions.cold or ColdStore(settings.cold_path),
+                                   settings.compact_after_s, settings.compact_batch)
 
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:

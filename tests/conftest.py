@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +124,20 @@ def make_keys(store: Store) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def service(store: Store, settings: Settings) -> Iterator[Service]:
-    server = ServerThread(create_app(settings, store=store, workers=1)).start()
+@contextmanager
+def running_service(store: Store, settings: Settings, workers: int = 1) -> Iterator[Service]:
+    """The real HTTP service on ``store`` with ``workers`` in-process stream workers."""
+    server = ServerThread(create_app(settings, store=store, workers=workers)).start()
     try:
         yield Service(url=server.url, store=store, settings=settings, keys=make_keys(store))
     finally:
         server.stop()
+
+
+@pytest.fixture
+def service(store: Store, settings: Settings) -> Iterator[Service]:
+    with running_service(store, settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ import redis
 from redis.cluster import key_slot
 from redis.commands.core import Script
 
-from learnguard.api.app import create_app
 from learnguard.client import LearnGuardClient
 from learnguard.replay import replay, score_all
-from learnguard.server_thread import ServerThread
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.simulator.cohort import simulate_cohort
-from tests.conftest import CLUSTER, Service, make_keys, make_settings
+from tests.conftest import CLUSTER, Service, make_settings, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -45,49 +43,52 @@ def test_every_script_call_touches_a_single_slot(service: Service, monkeypatch: 
 def test_a_slot_migration_during_ingest_loses_nothing(backend: str, embedded_dir: Path, tmp_path: Path) -> None:
     if backend != "cluster":
         pytest.skip("needs the local Redis Cluster (LEARNGUARD_TEST_BACKENDS=cluster)")
-    from tests.cluster import LocalCluster
-
     settings = make_settings(backend, embedded_dir, cold_dir=tmp_path / "cold", archive_dir=tmp_path / "archive")
     store = Store.open(settings)
-    server = ServerThread(create_app(settings, store=store, workers=1)).start()
     try:
-        keys = make_keys(store)
-        cohort = simulate_cohort(learners=30, seed=8)
-        events = cohort.events
-        sent = threading.Event()
-
-        def ingest() -> None:
-            with LearnGuardClient(server.url, keys["platform"], batch=50, attempts=20, backoff_s=0.2) as client:
-                client.send_events(events)
-            sent.set()
-
-        thread = threading.Thread(target=ingest)
-        thread.start()
-        # move the slots of shard 0's hash tag (and more) to another master while events flow
-        owner = _port_of_slot(CLUSTER[0], key_slot(store.keys.shard_tag(0).encode()))
-        ports = [int(node.port) for node in store.client.get_nodes()]  # type: ignore[attr-defined]
-        target = next(port for port in ports if port != owner)
-        assert not sent.is_set(), "the cohort was sent before the migration began: make it larger"
-        moved = LocalCluster.reshard_ports(owner, target, slots=_slots_of(CLUSTER[0], owner))  # all of them
-        assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr[-2000:]
-        overlapped = not sent.is_set()  # events were still flowing when the last slot moved
-        thread.join(timeout=300)
-        assert sent.is_set()
-        print(f"{len(events)} events; still sending when the migration ended: {overlapped}")
-        assert _port_of_slot(CLUSTER[0], key_slot(store.keys.shard_tag(0).encode())) == target
-        with Service(server.url, store, settings, keys).client("admin") as http:
-            scores = score_all(http, list(cohort.truth.sessions))
-        by_session: dict[str, int] = {}
-        for event in events:
-            by_session[event["session_id"]] = by_session.get(event["session_id"], 0) + 1
-        assert {s["session_id"]: s["events"] for s in scores} == by_session  # each event applied once
-        for session_id, count in by_session.items():
-            learner = next(e["learner_id"] for e in events if e["session_id"] == session_id)
-            assert store.streams.accepted_counts(session_id) == {shard_of(learner, store.shards): count}
+        with running_service(store, settings) as service:
+            migrate_while_sending(store, service)
     finally:
-        server.stop()
         store.delete_all()
         store.close()
+
+
+def migrate_while_sending(store: Store, service: Service) -> None:
+    """Send a cohort through the client while every slot of shard 0's master moves away."""
+    from tests.cluster import LocalCluster
+
+    cohort = simulate_cohort(learners=30, seed=8)
+    events = cohort.events
+    sent = threading.Event()
+
+    def ingest() -> None:
+        with LearnGuardClient(service.url, service.keys["platform"], batch=50, attempts=20, backoff_s=0.2) as client:
+            client.send_events(events)
+        sent.set()
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    # move the slots of shard 0's hash tag (and more) to another master while events flow
+    owner = _port_of_slot(CLUSTER[0], key_slot(store.keys.shard_tag(0).encode()))
+    ports = [int(node.port) for node in store.client.get_nodes()]  # type: ignore[attr-defined]
+    target = next(port for port in ports if port != owner)
+    assert not sent.is_set(), "the cohort was sent before the migration began: make it larger"
+    moved = LocalCluster.reshard_ports(owner, target, slots=_slots_of(CLUSTER[0], owner))  # all of them
+    assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr[-2000:]
+    overlapped = not sent.is_set()  # events were still flowing when the last slot moved
+    thread.join(timeout=300)
+    assert sent.is_set()
+    print(f"{len(events)} events; still sending when the migration ended: {overlapped}")
+    assert _port_of_slot(CLUSTER[0], key_slot(store.keys.shard_tag(0).encode())) == target
+    with service.client("admin") as http:
+        scores = score_all(http, list(cohort.truth.sessions))
+    by_session: dict[str, int] = {}
+    for event in events:
+        by_session[event["session_id"]] = by_session.get(event["session_id"], 0) + 1
+    assert {s["session_id"]: s["events"] for s in scores} == by_session  # each event applied once
+    for session_id, count in by_session.items():
+        learner = next(e["learner_id"] for e in events if e["session_id"] == session_id)
+        assert store.streams.accepted_counts(session_id) == {shard_of(learner, store.shards): count}
 
 
 def _slots_of(url: str, port: int) -> int:

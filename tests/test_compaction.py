@@ -11,8 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from learnguard.api.app import create_app
-from learnguard.server_thread import ServerThread
 from learnguard.service import seen_filter
 from learnguard.service.cold import ColdStore, is_cold
 from learnguard.service.keys import shard_of
@@ -20,7 +18,7 @@ from learnguard.service.store import Store
 from learnguard.service.worker import Worker
 from learnguard.settings import Settings
 from learnguard.simulator.cohort import simulate_cohort
-from tests.conftest import Service, make_keys, make_settings
+from tests.conftest import Service, make_settings, running_service
 
 pytestmark = pytest.mark.integration
 LATER = 3 * 3600.0  # compaction runs "now + LATER" with compact_after_s = 1 h
@@ -34,11 +32,8 @@ def settings(backend: str, embedded_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def quiet_service(store: Store, settings: Settings) -> Iterator[Service]:
     """The HTTP service with no worker of its own: the test drives one, and its compaction."""
-    server = ServerThread(create_app(settings, store=store, workers=0)).start()
-    try:
-        yield Service(url=server.url, store=store, settings=settings, keys=make_keys(store))
-    finally:
-        server.stop()
+    with running_service(store, settings, workers=0) as running:
+        yield running
 
 
 def drain(worker: Worker, store: Store) -> None:
