@@ -42,15 +42,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_rules(request: Request) -> Rules:
+async def get_rules(request: Request) -> Rules:
     return request.app.state.rules
 
 
@@ -105,7 +105,7 @@ def _lookup(request: Request, secret: str) -> ApiKey | None:
 bearer = HTTPBearer(auto_error=False, description="an API key made with `learnguard keys create`")
 
 
-def get_caller(request: Request,
+async def get_caller(request: Request,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials.strip():
         raise Unauthorized("missing key: send 'Authorization: Bearer <key>'")

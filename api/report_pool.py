@@ -103,7 +103,7 @@ class ReportPool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def get_reports(request: Request) -> ReportPool:
+async def get_reports(request: Request) -> ReportPool:
     return request.app.state.reports
 
 

@@ -23,14 +23,20 @@ class FlagBook:
         self.client = client
         self.keys = keys
 
-    def register(self, refs: dict[str, FlagRef]) -> None:
-        """Remember what each served flag is about, so it can be reviewed by id (idempotent)."""
+    def register(self, refs: dict[str, FlagRef]) -> dict[str, list[Review]]:
+        """Remember what each served flag is about, so it can be reviewed by id (idempotent),
+        and return the flags' review histories — one round trip, on every score's path."""
         if not refs:
-            return
+            return {}
+        flag_ids = sorted(refs)
         pipe = self.client.pipeline(transaction=False)
-        for flag_id, ref in refs.items():
-            pipe.set(self.keys.flag(flag_id), _encode(ref))
-        pipe.execute()
+        for flag_id in flag_ids:
+            pipe.set(self.keys.flag(flag_id), _encode(refs[flag_id]))
+        for flag_id in flag_ids:
+            pipe.lrange(self.keys.reviews(flag_id), 0, -1)
+        results = cast(list[Any], pipe.execute())[len(flag_ids):]
+        return {flag_id: [_decode_review(raw) for raw in raws]
+                for flag_id, raws in zip(flag_ids, results, strict=True) if raws}
 
     def ref(self, flag_id: str) -> FlagRef | None:
         raw = cast(bytes | None, self.client.get(self.keys.flag(flag_id)))

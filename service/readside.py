@@ -97,8 +97,7 @@ def reviewed_scores(store: Store, records: list[SessionRecord], rules: Rules
             for state, score in scores.values() for flag in score.flags}
     if not refs:
         return {sid: (score, {}) for sid, (_, score) in scores.items()}
-    store.flags.register(refs)
-    reviews = store.flags.reviews_of(sorted(refs))
+    reviews = store.flags.register(refs)
     out: dict[str, tuple[SessionScore, dict[str, list[Review]]]] = {}
     for sid, (_, score) in scores.items():
         mine = {flag.flag_id: reviews[flag.flag_id] for flag in score.flags if flag.flag_id in reviews}

@@ -18,7 +18,7 @@ from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSum
 from learnguard.detector.scoring import ModelEvidence
 from learnguard.service.cold import ColdStore, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
-from learnguard.service.redis_conn import mget_any
+from learnguard.service.redis_conn import mget_any, read_many
 from learnguard.service.rows import member as rows_member
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -163,20 +163,16 @@ class SessionIndex:
         the sessions of the given devices, the course's description (raw JSON), and what the
         linking index holds near the session (its network on the days around it, the course's
         sessions that started near it, other sessions that paused or sought where it did)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
-        pipe.get(self.keys.course(course_id))
-        for device in devices:
-            pipe.hgetall(self.keys.device(device))
         net_keys = [self.keys.network(probe.network, day) for day in probe.days] if probe and probe.network else []
         start_keys = [self.keys.starts(course_id, slot) for slot in probe.slots] if probe else []
         gesture_keys = [self.keys.gesture(course_id, video, bucket) for video, bucket in probe.buckets] \
             if probe else []
-        for key in net_keys + start_keys:
-            pipe.hgetall(key)
-        for key in gesture_keys:
-            pipe.smembers(key)
-        raw_lc, raw_course, *rest = pipe.execute()
+        raw_lc, raw_course, *rest = read_many(self.client, [
+            ("get", self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id)),
+            ("get", self.keys.course(course_id)),
+            *[("hgetall", self.keys.device(device)) for device in devices],
+            *[("hgetall", key) for key in net_keys + start_keys],
+            *[("smembers", key) for key in gesture_keys]])
         raw_devices, rest = rest[:len(devices)], rest[len(devices):]
         sessions: dict[str, SessionSummary] = {}
         for raw in raw_devices:

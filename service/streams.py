@@ -22,7 +22,7 @@ from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
 from learnguard.service import scripts, seen_filter
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
-from learnguard.service.redis_conn import is_cluster, run_scripts
+from learnguard.service.redis_conn import is_cluster, read_many, run_scripts
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 log = logging.getLogger(__name__)
@@ -102,14 +102,29 @@ class Streams:
     def accepted_counts(self, session_id: str) -> dict[int, int]:
         """Events accepted for a session, per shard that has any (one round trip): its
         dedup set, plus what its seen filter counts if it was compacted."""
-        pipe = self.client.pipeline(transaction=False)
+        return self.accepted_and_records(session_id, with_records=False)[0]
+
+    def accepted_and_records(self, session_id: str, with_records: bool = True
+                             ) -> tuple[dict[int, int], dict[int, bytes]]:
+        """``accepted_counts``, and the session's stored record blob on each shard that has one,
+        in the same round trip (a score needs both, one after the other)."""
+        head = str(seen_filter.HEADER)
+        per_shard = 3 if with_records else 2
+        reads: list[tuple[str, str]] = []
         for shard in range(self.shards):
-            pipe.scard(self.keys.event_ids(shard, session_id))
-            pipe.getrange(self.keys.seen(shard, session_id), 0, seen_filter.HEADER - 1)
-        replies = pipe.execute()
-        counts = {shard: int(replies[2 * shard]) + seen_filter.count_of(replies[2 * shard + 1])
-                  for shard in range(self.shards)}
-        return {shard: count for shard, count in counts.items() if count}
+            reads += [("scard", self.keys.event_ids(shard, session_id)), (head, self.keys.seen(shard, session_id))]
+            if with_records:
+                reads.append(("get", self.keys.session(shard, session_id)))
+        replies = read_many(self.client, reads)
+        counts: dict[int, int] = {}
+        records: dict[int, bytes] = {}
+        for shard in range(self.shards):
+            ids, seen, *record = replies[per_shard * shard:per_shard * (shard + 1)]
+            if count := int(ids) + seen_filter.count_of(seen):
+                counts[shard] = count
+            if record and record[0]:
+                records[shard] = record[0]
+        return counts, records
 
     # -- leases -----------------------------------------------------------------------
     def try_lease(self, shard: int, owner: str, lease_ms: int) -> bool:

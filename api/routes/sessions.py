@@ -27,7 +27,7 @@ _decode_score_body = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 
 async def wait_until_applied(store: Store, session_id: str, timeout_s: float) -> SessionRecord:
     """Poll until every event accepted for the session is applied, or give up clearly."""
-    counts = store.streams.accepted_counts(session_id)
+    counts, raws = store.streams.accepted_and_records(session_id)
     if not counts:
         raise NotFound(f"session {session_id!r} has no events")
     if len(counts) > 1:
@@ -36,8 +36,9 @@ async def wait_until_applied(store: Store, session_id: str, timeout_s: float) ->
     shard, accepted = next(iter(counts.items()))
     deadline = time.monotonic() + timeout_s
     pause = 0.002
+    raw = raws.get(shard)
+    record = store.sessions.decode_records({session_id: raw}).get(session_id) if raw else None
     while True:
-        record = store.sessions.load_record(shard, session_id)
         applied = record.state.applied_events if record else 0
         if record is not None and applied >= accepted:
             return record
@@ -47,6 +48,7 @@ async def wait_until_applied(store: Store, session_id: str, timeout_s: float) ->
                               f"(see /health)", accepted=accepted, applied=applied)
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.05)
+        record = store.sessions.load_record(shard, session_id)
 
 
 @router.post("/sessions/{session_id}/score", summary="Score a session",
