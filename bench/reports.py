@@ -12,7 +12,9 @@
    HTTP from a separate service process (its reports in ``--report-processes`` report
    processes of their own): p50/p95, target p95 ≤ 300 ms;
 5. scoring at 500 requests/s with the model live, alone and while two supervisors read a
-   province-wide report every second each: score p99, target ≤ 20 ms.
+   province-wide report every second each: score p99, target ≤ 20 ms, and the API
+   process's CPU time per score (the load comes from wrk when it is installed: see
+   bench/load.py for why not from Python threads).
 
 Uses the server at REDIS_URL if set, else an embedded Redis in a temporary directory.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.load import Load, from_latencies, has_wrk, paced_wrk  # noqa: E402
 from bench.run import bench_paced, start_service  # noqa: E402
 from learnguard.api.app import create_app  # noqa: E402
 from learnguard.detector.policy import rules_from  # noqa: E402
@@ -181,11 +183,10 @@ def measure_scoring(url: str, platform: str, province: str, sessions: list[str],
                 "once per promotion"))
     spy = subprocess.Popen(["py-spy", "record", "-o", args.profile, "-f", "raw", "--pid", str(pid),
                             "--duration", str(int(args.score_seconds))]) if args.profile else None
-    alone = sorted(bench_paced(url, platform, score, args.score_rate, args.score_seconds))
+    alone = paced_scores(url, platform, sessions, args, pid)
     if spy is not None:
         spy.wait()
-    out.append((f"score at {len(alone) / args.score_seconds:,.0f} req/s, {args.what}, no report read",
-                f"p50 {statistics.median(alone) * 1000:.1f} ms, p99 {p(alone, 0.99):.1f} ms", "p99 ≤ 20 ms"))
+    out.append((f"score at {alone.rate:,.0f} req/s, {args.what}, no report read", alone.describe(), "p99 ≤ 20 ms"))
     stop = threading.Event()
     reads: list[float] = []
 
@@ -203,16 +204,26 @@ def measure_scoring(url: str, platform: str, province: str, sessions: list[str],
     for reader in readers:
         reader.start()
     try:
-        latencies = sorted(bench_paced(url, platform, score, args.score_rate, args.score_seconds))
+        busy = paced_scores(url, platform, sessions, args, pid)
     finally:
         stop.set()
         for reader in readers:
             reader.join()
-    out.append((f"score at {len(latencies) / args.score_seconds:,.0f} req/s, {args.what}, while {args.readers} "
+    out.append((f"score at {busy.rate:,.0f} req/s, {args.what}, while {args.readers} "
                 f"supervisors read {args.readers * args.reader_rate:g} province reports/s",
-                f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p(latencies, 0.99):.1f} ms "
-                f"(reports meanwhile p95 {p(sorted(reads), 0.95):.0f} ms)", "p99 ≤ 20 ms"))
+                f"{busy.describe()}; reports meanwhile p95 {p(sorted(reads), 0.95):.0f} ms", "p99 ≤ 20 ms"))
     return out
+
+
+def paced_scores(url: str, platform: str, sessions: list[str], args: argparse.Namespace, pid: int) -> Load:
+    """Scores at ``--score-rate`` for ``--score-seconds``: from wrk when installed (bench/load.py)."""
+    if has_wrk():
+        return paced_wrk(url, platform, "score", sessions, args.score_rate, args.score_seconds, pid=pid)
+
+    def score(http: httpx.Client, n: int) -> None:
+        http.post(f"/v1/sessions/{sessions[n % len(sessions)]}/score").raise_for_status()
+
+    return from_latencies(bench_paced(url, platform, score, args.score_rate, args.score_seconds), args.score_seconds)
 
 
 def arguments() -> argparse.Namespace:
