@@ -176,6 +176,41 @@ def keys_revoke(key_id: str) -> None:
     console.print(f"revoked {record.key_id} ({record.name})")
 
 
+dead_app = typer.Typer(help="Entries the workers gave up on (after LEARNGUARD_MAX_DELIVERIES tries).")
+app.add_typer(dead_app, name="dead-letters")
+
+
+@dead_app.command("list")
+def dead_list() -> None:
+    """Each dead letter: shard, id, events, and the error of its last try."""
+    table = Table("shard", "dead-letter id", "events", "error")
+    with _store() as store:
+        letters = [letter for shard in range(store.shards) for letter in store.streams.dead_letters(shard)]
+    for letter in letters:
+        table.add_row(str(letter.shard), letter.entry_id, str(letter.events), letter.error)
+    console.print(table)
+    console.print(f"{len(letters)} dead letters")
+
+
+@dead_app.command("requeue")
+def dead_requeue(entry_ids: Annotated[list[str] | None, typer.Argument(help="dead-letter ids (default: all)")] = None,
+                 shard: Annotated[int | None, typer.Option(help="only this shard's")] = None) -> None:
+    """Put dead letters back on their shard's stream once their cause is fixed (a cold file
+    restored, a bug fixed): their events are applied once, like new ones."""
+    wanted = set(entry_ids or [])
+    moved = 0
+    with _store() as store:
+        shards = [shard] if shard is not None else list(range(store.shards))
+        for number in shards:
+            ids = [letter.entry_id for letter in store.streams.dead_letters(number)
+                   if not wanted or letter.entry_id in wanted]
+            moved += store.streams.requeue_dead(number, ids)
+    console.print(f"{moved} dead letters put back on their streams")
+    if wanted and moved < len(wanted):
+        console.print(f"[red]{len(wanted) - moved} of the given ids are not dead letters here[/red]")
+        raise typer.Exit(2)
+
+
 @app.command()
 def simulate(learners: Annotated[int, typer.Option(help="learners in the cohort")] = 60,
              seed: Annotated[int, typer.Option(help="random seed")] = 1,

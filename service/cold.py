@@ -10,6 +10,12 @@ changes, so a year-old session answers as it did while live.
 Files are written before Redis points at them and never rewritten: a compaction that dies
 between the two leaves an unreferenced file and live sessions, which the next run compacts
 again into a new file.
+
+A file that is missing or damaged (a lost disk, a restore that left it out) is never
+mistaken for "no such session": a read says which session and which file cannot be read
+(``ColdUnavailable``, a 503), and the callers that read many sessions are told which ones
+failed and leave them as they are (the worker dead-letters the events that would wake them,
+the report refresher keeps their rows) until the file is back.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from pathlib import Path
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from learnguard.errors import Unavailable
 
 COLD = b"\xc1"  # never a msgpack byte: a stored record that starts with it is a cold pointer
 
@@ -48,6 +56,15 @@ def pointer_of(raw: bytes) -> ColdPointer:
     return _decode_pointer(raw[1:])
 
 
+class ColdUnavailable(Unavailable):
+    """A compacted session's archived record cannot be read: its file is missing or damaged."""
+
+    def __init__(self, session_id: str, problem: str) -> None:
+        super().__init__(f"the archived record of session {session_id!r} cannot be read: {problem}; restore the "
+                         f"cold store's file from backup (the session's pointer and seen filter are kept in Redis)",
+                         session_id=session_id)
+
+
 class ColdStore:
     """Parquet files of compacted session records under ``root``."""
 
@@ -67,15 +84,31 @@ class ColdStore:
         partial.replace(target)  # a reader never sees half a file
         return relative
 
-    def read(self, wanted: dict[str, str]) -> dict[str, bytes]:
-        """Records of sessions (session id → the file its pointer names), one read per file."""
+    def read(self, wanted: dict[str, str], failed: dict[str, str] | None = None) -> dict[str, bytes]:
+        """Records of sessions (session id → the file its pointer names), one read per file.
+
+        A session whose file cannot be read, or whose row is not in it, raises
+        ``ColdUnavailable`` — or, when ``failed`` is given, is put there (session id → what
+        is wrong) and left out."""
         by_file: dict[str, set[str]] = defaultdict(set)
         for session_id, path in wanted.items():
             by_file[path].add(session_id)
         found: dict[str, bytes] = {}
+        problems: dict[str, str] = {}
         for path, sessions in by_file.items():
-            table = pq.read_table(self.root / path, filters=[("session_id", "in", sorted(sessions))])
+            try:
+                table = pq.read_table(self.root / path, filters=[("session_id", "in", sorted(sessions))])
+            except (OSError, pa.ArrowException) as exc:
+                reason = "is missing" if isinstance(exc, FileNotFoundError) else f"is damaged ({exc})"
+                problems.update(dict.fromkeys(sessions, f"cold file {path} {reason}"))
+                continue
             for session_id, record in zip(table.column("session_id").to_pylist(),
                                           table.column("record").to_pylist(), strict=True):
                 found[session_id] = record
+            problems.update(dict.fromkeys(sessions - set(found), f"cold file {path} does not hold it"))
+        if problems and failed is None:
+            session_id = min(problems)
+            raise ColdUnavailable(session_id, problems[session_id])
+        if failed is not None:
+            failed.update(problems)
         return found

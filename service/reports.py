@@ -13,6 +13,7 @@ otherwise lets the report read the stored rows while the refresher catches up.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -29,6 +30,8 @@ from learnguard.service.keys import shard_of
 from learnguard.service.readside import reviewed_scores
 from learnguard.service.rows import FLAG, MARK, ROW, STATUSES, StoredRow
 from learnguard.service.store import Store
+
+log = logging.getLogger(__name__)
 
 SYNC_REFRESH = 500     # a report refreshes this many dirty rows itself before it reads
 REFRESH_BATCH = 200    # rows a refresh computes per round (one model call for their sessions)
@@ -130,8 +133,14 @@ def compute_rows(store: Store, rules: Rules, course_id: str, learner_courses: li
               if len({s.learner_id for s in sessions.values()}) > 1}
     linked = store.sessions.linked_sessions(course_id, learner_courses, rules.thresholds.farm_min_accounts)
     wanted = {lc.learner_id: _candidates(lc, info, rules, shared, linked) for lc in learner_courses}
+    unreadable: dict[str, str] = {}
     records = [record for lc in learner_courses for _, record in sorted(store.sessions.load_records(
-        shard_of(lc.learner_id, store.shards), sorted(wanted[lc.learner_id])).items()) if record.score is not None]
+        shard_of(lc.learner_id, store.shards), sorted(wanted[lc.learner_id]), unreadable).items())
+        if record.score is not None]
+    if unreadable:  # a row without those sessions' flags would clear them: the stored row stays as it was
+        log.error("report rows of course %s kept as they were: %s", course_id,
+                  "; ".join(f"session {sid}: {problem}" for sid, problem in sorted(unreadable.items())))
+        learner_courses = [lc for lc in learner_courses if not unreadable.keys() & wanted[lc.learner_id]]
     reviewed = reviewed_scores(store, records, rules)
     now = time.time()
     rows = []

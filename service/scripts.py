@@ -23,6 +23,11 @@ return every id's owner: one call per kind of id (one hash, one slot) per reques
 ``TAKE_TOKEN``: a token bucket per API key, refilled at ``rate`` per second up to ``burst``,
 on the server's clock (every API process shares it); returns 0 when a token was taken, else
 the milliseconds until one will be there.
+
+``REQUEUE_DEAD``: move dead letters back onto their shard's stream (after the cause was
+fixed, e.g. a cold file restored): each entry's events go back as a new entry, the dead
+letter is deleted, and the shard's counters no longer count them as dead or applied — all
+in one step, so a letter is never both requeued and still dead.
 """
 
 INGEST = """
@@ -164,4 +169,27 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait_ms
+"""
+
+REQUEUE_DEAD = """
+local moved = 0
+for i = 1, #ARGV do
+  local found = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  if #found == 1 then
+    local fields = found[1][2]
+    local payload = nil
+    for j = 1, #fields, 2 do
+      if fields[j] == 'e' then payload = fields[j + 1] end
+    end
+    if payload then
+      local n = select(2, string.gsub(payload, '\\n', '\\n')) + 1
+      redis.call('XADD', KEYS[2], '*', 'n', n, 'e', payload)
+      redis.call('HINCRBY', KEYS[3], 'applied', -n)
+    end
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    redis.call('HINCRBY', KEYS[3], 'dead', -1)
+    moved = moved + 1
+  end
+end
+return moved
 """

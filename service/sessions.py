@@ -16,7 +16,7 @@ import redis
 from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight, StartMark, start_mark
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.detector.scoring import ModelEvidence
-from learnguard.service.cold import ColdStore, is_cold, pointer_of
+from learnguard.service.cold import ColdStore, ColdUnavailable, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
 from learnguard.service.redis_conn import mget_any, read_many
 from learnguard.service.rows import member as rows_member
@@ -48,14 +48,21 @@ class SessionIndex:
         raw = cast(bytes | None, self.client.get(self.keys.session(shard, session_id)))
         return self.decode_records({session_id: raw}).get(session_id) if raw else None
 
-    def load_records(self, shard: int, session_ids: list[str]) -> dict[str, SessionRecord]:
+    def load_records(self, shard: int, session_ids: list[str], unreadable: dict[str, str] | None = None
+                     ) -> dict[str, SessionRecord]:
+        """Stored records; see ``decode_records`` for ``unreadable``."""
         if not session_ids:
             return {}
         raws = cast(list[Any], self.client.mget([self.keys.session(shard, sid) for sid in session_ids]))
-        return self.decode_records(dict(zip(session_ids, raws, strict=True)))
+        return self.decode_records(dict(zip(session_ids, raws, strict=True)), unreadable)
 
-    def decode_records(self, raws: dict[str, bytes | None]) -> dict[str, SessionRecord]:
-        """Stored records decoded; a compacted session's is read back from the cold store."""
+    def decode_records(self, raws: dict[str, bytes | None], unreadable: dict[str, str] | None = None
+                       ) -> dict[str, SessionRecord]:
+        """Stored records decoded; a compacted session's is read back from the cold store.
+
+        A compacted session whose archived record cannot be read raises ``ColdUnavailable``
+        (a 503 naming the session and the file), or, when ``unreadable`` is given, is put
+        there with what is wrong and left out — never returned as if it did not exist."""
         records: dict[str, SessionRecord] = {}
         cold: dict[str, str] = {}
         for session_id, raw in raws.items():
@@ -68,7 +75,14 @@ class SessionIndex:
         if cold:
             if self.cold is None:
                 raise RuntimeError("a compacted session was read but this store has no cold store configured")
-            records.update({sid: _decode_record(raw) for sid, raw in self.cold.read(cold).items()})
+            for session_id, raw in self.cold.read(cold, unreadable).items():
+                try:
+                    records[session_id] = _decode_record(raw)
+                except msgspec.DecodeError as exc:
+                    problem = f"its row in cold file {cold[session_id]} is damaged ({exc})"
+                    if unreadable is None:
+                        raise ColdUnavailable(session_id, problem) from exc
+                    unreadable[session_id] = problem
         return records
 
     def record_blobs(self, shard: int, records: dict[str, SessionRecord]) -> dict[str, bytes]:

@@ -42,6 +42,17 @@ class ShardStats:
         return max(0, self.accepted - self.applied)
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """An entry the worker gave up on, with the error of its last try."""
+
+    shard: int
+    entry_id: str
+    source_id: str  # its id on the shard's stream
+    error: str
+    events: int
+
+
 class Streams:
     """The shard streams of one deployment."""
 
@@ -53,6 +64,7 @@ class Streams:
         self._commit = client.register_script(scripts.COMMIT)
         self._renew = client.register_script(scripts.RENEW_LEASE)
         self._release = client.register_script(scripts.RELEASE_LEASE)
+        self._requeue = client.register_script(scripts.REQUEUE_DEAD)
 
     def ensure_groups(self) -> None:
         for shard in range(self.shards):
@@ -125,6 +137,23 @@ class Streams:
             if record and record[0]:
                 records[shard] = record[0]
         return counts, records
+
+    # -- dead letters -----------------------------------------------------------------
+    def dead_letters(self, shard: int) -> list[DeadLetter]:
+        """The shard's dead letters, oldest first."""
+        return [DeadLetter(shard, entry_id.decode(), fields.get(b"source_id", b"").decode(),
+                           fields.get(b"error", b"").decode(errors="replace"),
+                           fields.get(b"e", b"").count(b"\n") + 1 if fields.get(b"e") else 0)
+                for entry_id, fields in cast(list[Entry], self.client.xrange(self.keys.dead(shard)))]
+
+    def requeue_dead(self, shard: int, entry_ids: list[str]) -> int:
+        """Put dead letters back on the shard's stream (atomically, see ``REQUEUE_DEAD``);
+        returns how many moved. Their events are applied like new ones: a session whose
+        event was dead-lettered gets it once the cause is gone."""
+        if not entry_ids:
+            return 0
+        return int(self._requeue(keys=[self.keys.dead(shard), self.keys.events(shard), self.keys.stats(shard)],
+                                 args=entry_ids))
 
     # -- leases -----------------------------------------------------------------------
     def try_lease(self, shard: int, owner: str, lease_ms: int) -> bool:

@@ -34,7 +34,7 @@ from learnguard.features.session import Finalized
 from learnguard.models.cohort import CohortBaseline
 from learnguard.service import metrics
 from learnguard.service.archive import write_entries
-from learnguard.service.cold import ColdStore
+from learnguard.service.cold import ColdStore, ColdUnavailable
 from learnguard.service.compaction import Compactor
 from learnguard.service.store import Store, StoreError
 from learnguard.service.streams import Entry
@@ -279,10 +279,12 @@ class Worker:
         effects = BatchEffects(records=self.cache[shard])
         decoded = [events for *_, events in todo if isinstance(events, list)]
         wanted = {e.session_id for events in decoded for e in events}
-        effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records))))
+        unreadable: dict[str, str] = {}  # compacted sessions whose cold file cannot be read now
+        effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records)),
+                                                                unreadable))
         pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
         effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
-        applied = self._apply(shard, todo, effects)
+        applied = self._apply(shard, todo, effects, unreadable)
         if applied is None:
             return 0
         last_id, applied_events, dead = applied
@@ -337,11 +339,15 @@ class Worker:
                 todo.append((entry_id, fields, exc))
         return todo
 
-    def _apply(self, shard: int, todo: list[Decoded], effects: BatchEffects
+    def _apply(self, shard: int, todo: list[Decoded], effects: BatchEffects, unreadable: dict[str, str]
                ) -> tuple[bytes | None, int, list[tuple[bytes, str, bytes]]] | None:
         """Run the pipeline over each entry; an entry that failed ``max_deliveries`` times becomes a
         dead letter. Returns (last id, events, dead letters), or None when an entry failed now or the
-        shard was lost to another worker."""
+        shard was lost to another worker.
+
+        An entry with events of a compacted session whose cold file cannot be read fails (it
+        must not start that session afresh): retried, then dead-lettered with the file named,
+        so the rest of the shard moves on."""
         pipeline = SessionPipeline(self.rules, self._course, lambda course_id: self._cohort(shard, course_id),
                                    self.detectors, self.finals[shard])
         dead: list[tuple[bytes, str, bytes]] = []
@@ -360,6 +366,7 @@ class Worker:
             try:
                 if isinstance(events, Exception):
                     raise events
+                _refuse_unreadable(events, unreadable)
                 pipeline.apply(effects, events)
             except Exception as exc:  # a bad entry or a bug must not stop the shard for good
                 self._failed(shard, entry_id, exc)
@@ -445,3 +452,10 @@ class Worker:
             blob = self.store.sessions.load_cohort_blob(shard, course_id)
             self.cohorts[key] = CohortBaseline.loads(blob) if blob else CohortBaseline()
         return self.cohorts[key]
+
+
+def _refuse_unreadable(events: list[Event], unreadable: dict[str, str]) -> None:
+    """Raise for the first event of a session whose archived record cannot be read."""
+    for event in events:
+        if event.session_id in unreadable:
+            raise ColdUnavailable(event.session_id, unreadable[event.session_id])

@@ -56,3 +56,30 @@ def test_simulate_writes_events_course_and_truth(cli_env: Path) -> None:
     assert {"regular", "mobile"} <= archetypes or len(archetypes) > 5
     assert all(s["true_watched_seconds"] >= 0 for s in truth["sessions"].values())
     assert json.loads((out / "course.json").read_text())["max_rate"] == 2.0
+
+
+@pytest.mark.integration
+def test_dead_letters_are_listed_and_requeued_once(cli_env: Path) -> None:
+    """An operator who fixed a dead letter's cause (a cold file restored) puts it back:
+    its events return to the shard's stream once, the counters stop calling them dead."""
+    from learnguard.service.store import Store
+
+    store = Store.open(get_settings())
+    try:
+        payload = b'{"event_id": "a"}\n{"event_id": "b"}'
+        store.client.xadd(store.keys.dead(1), {"source_id": "17-0", "error": "ColdUnavailable: cold file x is missing",
+                                               "e": payload})
+        store.client.hset(store.keys.stats(1), mapping={"dead": 1, "applied": 2, "accepted": 2})
+        listed = runner.invoke(app, ["dead-letters", "list"])
+        assert listed.exit_code == 0 and "cold file x is missing" in listed.output and "1 dead letters" in listed.output
+        assert runner.invoke(app, ["dead-letters", "requeue", "99-0"]).exit_code == 2
+        requeued = runner.invoke(app, ["dead-letters", "requeue", "--shard", "1"])
+        assert requeued.exit_code == 0 and "1 dead letters put back" in requeued.output, requeued.output
+        [(_, fields)] = store.client.xrange(store.keys.events(1))
+        assert fields == {b"n": b"2", b"e": payload}
+        assert store.client.xlen(store.keys.dead(1)) == 0
+        assert store.client.hmget(store.keys.stats(1), "dead", "applied") == [b"0", b"0"]
+        assert "0 dead letters put back" in runner.invoke(app, ["dead-letters", "requeue"]).output
+    finally:
+        store.delete_all()
+        store.close()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from learnguard.service import seen_filter
-from learnguard.service.cold import ColdStore, is_cold
+from learnguard.service.cold import ColdStore, is_cold, pointer_of
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
@@ -144,6 +144,67 @@ def test_a_session_that_receives_an_event_while_being_compacted_stays_live(
         drain(worker, store)
         assert http.post("/v1/sessions/race/score").json()["events"] == 4
         assert http.post("/v1/events", json=events).json()["duplicates"] == 4
+    worker.shutdown()
+
+
+def test_a_lost_or_damaged_cold_file_is_named_and_holds_up_nothing(quiet_service: Service) -> None:
+    """A cold file gone (a lost disk, a restore that left it out) must not read as "no such
+    session" nor stop the shard: reads answer 503 naming the session and the file, a new
+    event of that session is dead-lettered with the file named while the shard's other
+    sessions go on, and once the file is back the session answers as before."""
+    store, settings = quiet_service.store, quiet_service.settings
+    shard = shard_of("lost-learner", store.shards)
+    neighbour = next(f"learner-{i}" for i in range(100) if shard_of(f"learner-{i}", store.shards) == shard)
+
+    def event(learner: str, session: str, i: int) -> dict:
+        return {"event_id": f"{session}-{i}", "ts": 1_772_330_400_000 + i * 5000, "type": "page_view",
+                "page": "p", "learner_id": learner, "org_id": "zhejiang/hdu", "course_id": "c1",
+                "session_id": session}
+
+    worker = Worker(store, settings)
+    with quiet_service.client("admin") as http:
+        http.post("/v1/events", json=[event("lost-learner", "lost", i) for i in range(3)]).raise_for_status()
+        drain(worker, store)
+        before = answer(http.post("/v1/sessions/lost/score"))
+        assert compact_all(worker, store) == 1
+        pointer = store.client.get(store.keys.session(shard, "lost"))
+        assert pointer and is_cold(pointer)
+        files = list(settings.cold_path.rglob("*.parquet"))
+        assert len(files) == 1
+        hidden = files[0].with_suffix(".away")
+        files[0].rename(hidden)
+
+        for reply in (http.post("/v1/sessions/lost/score"), http.get("/v1/sessions/lost/timeline")):
+            assert reply.status_code == 503, reply.text
+            assert "'lost'" in reply.text and "is missing" in reply.text and files[0].name in reply.text
+
+        # a new event of the lost session, then one of a neighbour on the same shard
+        assert http.post("/v1/events", json=[event("lost-learner", "lost", 9)]).json()["accepted"] == 1
+        assert http.post("/v1/events", json=[event(neighbour, "next-door", 0)]).json()["accepted"] == 1
+        drain(worker, store)
+        assert http.post("/v1/sessions/next-door/score").json()["events"] == 1
+        dead = store.client.xrange(store.keys.dead(shard))
+        assert len(dead) == 1 and b"lost-9" in dead[0][1][b"e"]
+        assert files[0].name.encode() in dead[0][1][b"error"] and b"'lost'" in dead[0][1][b"error"]
+
+        # restored, the operator puts the dead letter back (`learnguard dead-letters requeue`):
+        # the late event is applied once, and the session answers with it
+        hidden.rename(files[0])
+        [letter] = store.streams.dead_letters(shard)
+        assert letter.events == 1 and "is missing" in letter.error
+        assert store.streams.requeue_dead(shard, [letter.entry_id]) == 1
+        assert store.streams.dead_letters(shard) == []
+        drain(worker, store)
+        assert answer(http.post("/v1/sessions/lost/score"))["events"] == before["events"] + 1
+        assert http.post("/v1/events", json=[event("lost-learner", "lost", 9)]).json()["duplicates"] == 1
+        stats = next(s for s in store.streams.shard_stats() if s.shard == shard)
+        assert stats.dead == 0 and stats.lag == 0
+        assert compact_all(worker, store) >= 1
+
+        current = settings.cold_path / pointer_of(store.client.get(store.keys.session(shard, "lost"))).path
+        current.write_bytes(b"PAR1 not a parquet file PAR1")
+        reply = http.post("/v1/sessions/lost/score")
+        assert reply.status_code == 503 and "is damaged" in reply.text, reply.text
     worker.shutdown()
 
 
