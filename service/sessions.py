@@ -132,9 +132,12 @@ class SessionIndex:
         """
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
-            blob = _encode(summary)
+            # the copies keep what their readers use: a device's sessions are compared by time
+            # and by who acted when (rings, parallel sessions), a network's by time only; pauses
+            # and seeks (replays) are read from the learner x course record, never from these
             if summary.device:
-                pipe.hset(self.keys.device(summary.device), session_id, blob)
+                pipe.hset(self.keys.device(summary.device), session_id, _encode(msgspec.structs.replace(
+                    summary, link=msgspec.structs.replace(summary.link, gestures=[]))))
             light = _encode(msgspec.structs.replace(summary, link=msgspec.structs.replace(
                 summary.link, gestures=[], acted=[])))
             if summary.link.network:
