@@ -14,7 +14,9 @@ from redis.commands.core import Script
 
 from learnguard.client import LearnGuardClient
 from learnguard.replay import replay, score_all
+from learnguard.service import redis_conn
 from learnguard.service.keys import shard_of
+from learnguard.service.redis_conn import is_cluster
 from learnguard.service.store import Store
 from learnguard.simulator.cohort import simulate_cohort
 from tests.conftest import CLUSTER, Service, make_settings, running_service
@@ -25,10 +27,15 @@ pytestmark = pytest.mark.integration
 def test_every_script_call_touches_a_single_slot(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ingest, commits, leases, owners, rate limits and compaction, through the real service."""
     slots_seen: list[set[int]] = []
+    many_reads = 0
     call = Script.__call__
 
     def recording(self: Script, keys=None, args=None, client=None):  # type: ignore[no-untyped-def]
-        slots_seen.append({key_slot(k.encode() if isinstance(k, str) else k) for k in keys or []})
+        nonlocal many_reads
+        if self is redis_conn._read_many:  # reads any keys, so a single server only: a cluster gets a pipeline
+            many_reads += 1
+        else:
+            slots_seen.append({key_slot(k.encode() if isinstance(k, str) else k) for k in keys or []})
         return call(self, keys=keys, args=args, client=client)
 
     monkeypatch.setattr(Script, "__call__", recording)
@@ -38,6 +45,7 @@ def test_every_script_call_touches_a_single_slot(service: Service, monkeypatch: 
         score_all(http, list(cohort.truth.sessions))
     assert len(slots_seen) > 20
     assert all(len(slots) <= 1 for slots in slots_seen), [s for s in slots_seen if len(s) > 1][:3]
+    assert (many_reads == 0) == is_cluster(service.store.client), many_reads
 
 
 def test_a_slot_migration_during_ingest_loses_nothing(backend: str, embedded_dir: Path, tmp_path: Path) -> None:
