@@ -84,12 +84,9 @@ class ColdStore:
         partial.replace(target)  # a reader never sees half a file
         return relative
 
-    def read(self, wanted: dict[str, str], failed: dict[str, str] | None = None) -> dict[str, bytes]:
-        """Records of sessions (session id → the file its pointer names), one read per file.
-
-        A session whose file cannot be read, or whose row is not in it, raises
-        ``ColdUnavailable`` — or, when ``failed`` is given, is put there (session id → what
-        is wrong) and left out."""
+    def read(self, wanted: dict[str, str]) -> tuple[dict[str, bytes], dict[str, str]]:
+        """Records of sessions (session id → the file its pointer names), one read per file,
+        and what is wrong for each session whose file cannot be read or does not hold it."""
         by_file: dict[str, set[str]] = defaultdict(set)
         for session_id, path in wanted.items():
             by_file[path].add(session_id)
@@ -106,9 +103,4 @@ class ColdStore:
                                           table.column("record").to_pylist(), strict=True):
                 found[session_id] = record
             problems.update(dict.fromkeys(sessions - set(found), f"cold file {path} does not hold it"))
-        if problems and failed is None:
-            session_id = min(problems)
-            raise ColdUnavailable(session_id, problems[session_id])
-        if failed is not None:
-            failed.update(problems)
-        return found
+        return found, problems

@@ -75,14 +75,17 @@ class SessionIndex:
         if cold:
             if self.cold is None:
                 raise RuntimeError("a compacted session was read but this store has no cold store configured")
-            for session_id, raw in self.cold.read(cold, unreadable).items():
+            found, problems = self.cold.read(cold)
+            for session_id, raw in found.items():
                 try:
                     records[session_id] = _decode_record(raw)
                 except msgspec.DecodeError as exc:
-                    problem = f"its row in cold file {cold[session_id]} is damaged ({exc})"
-                    if unreadable is None:
-                        raise ColdUnavailable(session_id, problem) from exc
-                    unreadable[session_id] = problem
+                    problems[session_id] = f"its row in cold file {cold[session_id]} is damaged ({exc})"
+            if problems and unreadable is None:
+                session_id = min(problems)
+                raise ColdUnavailable(session_id, problems[session_id])
+            if unreadable is not None:
+                unreadable.update(problems)
         return records
 
     def record_blobs(self, shard: int, records: dict[str, SessionRecord]) -> dict[str, bytes]:
