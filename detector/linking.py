@@ -25,6 +25,7 @@ the reader's org subtree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -33,6 +34,7 @@ import msgspec
 from learnguard.detector.base import Evidence, Flag, Reason, Related, flag_id_for
 from learnguard.detector.records import LearnerCourse, SessionSummary
 from learnguard.detector.thresholds import Thresholds
+from learnguard.features.linking import LinkFacts
 from learnguard.features.session import GESTURE_PAUSE, Gesture
 
 GESTURE_BUCKET_S = 5.0   # pause/seek positions are indexed per 5 s of the video
@@ -66,13 +68,48 @@ def start_mark(summary: SessionSummary) -> StartMark:
     return StartMark(summary.learner_id, summary.first_ts, summary.link.network, summary.link.browser)
 
 
+class PlaceMark(msgspec.Struct, array_like=True):
+    """A session as the device and network indexes keep it: who, when, on which device,
+    network and browser build (rings compare those), and when its challenge answers reached
+    the platform (queued answers) — nothing else. Why so little: every score reads every
+    session of its device and of its network on three days, and the indexes keep them all."""
+
+    learner_id: str
+    first_ts: float
+    last_ts: float
+    device: str | None = None
+    network: str = ""
+    browser: str = ""
+    answers: list[float] = msgspec.field(default_factory=list)
+
+    def summary(self) -> SessionSummary:
+        """The mark as the summary the linking detectors read (what it does not keep is empty)."""
+        return SessionSummary(self.learner_id, self.first_ts, self.last_ts, 0.0, 0.0, self.device, None, False,
+                              link=LinkFacts(network=self.network, browser=self.browser, answers=self.answers))
+
+
+def place_mark(summary: SessionSummary) -> PlaceMark:
+    return PlaceMark(summary.learner_id, summary.first_ts, summary.last_ts, summary.device, summary.link.network,
+                     summary.link.browser, summary.link.answers)
+
+
+def session_token(session_id: str) -> str:
+    """Eight hex digits that name a session among its learner's sessions in one course.
+
+    Why not the id: the replay index keeps one entry per pause/seek position of every
+    session, for good; a token is a fixed 8 bytes where ids run to 128 characters. Tokens
+    of two sessions may collide, but a reader only ever resolves a token among one learner's
+    sessions of one course (tens), where a collision costs a comparison, never a link."""
+    return hashlib.blake2b(session_id.encode(), digest_size=4).hexdigest()
+
+
 class LinkSight(msgspec.Struct):
-    """What the index holds near one session."""
+    """What the index holds near one session. ``gesture_hits``: (learner, session token) →
+    how many of this session's pause/seek buckets that session shares."""
 
     network: dict[str, SessionSummary] = msgspec.field(default_factory=dict)
     started: dict[str, StartMark] = msgspec.field(default_factory=dict)
-    gesture_learner: dict[str, str] = msgspec.field(default_factory=dict)
-    gesture_hits: dict[str, int] = msgspec.field(default_factory=dict)
+    gesture_hits: dict[tuple[str, str], int] = msgspec.field(default_factory=dict)
 
 
 class Linked(msgspec.Struct):
@@ -99,6 +136,11 @@ def gesture_buckets(gestures: list[Gesture], tolerance_s: float) -> set[tuple[st
         out.add((g.video, int((g.at - tolerance_s) // GESTURE_BUCKET_S)))
         out.add((g.video, int((g.at + tolerance_s) // GESTURE_BUCKET_S)))
     return out
+
+
+def indexed_buckets(summary: SessionSummary) -> set[tuple[str, int]]:
+    """The (video, bucket) pairs the replay index files a session's pauses and seeks under."""
+    return {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}
 
 
 def probe_of(summary: SessionSummary, t: Thresholds) -> LinkProbe:
@@ -330,10 +372,9 @@ def answering_evidence(summary: SessionSummary, sight: LinkSight, t: Thresholds)
 
 # -- replays ----------------------------------------------------------------------------
 def replay_candidates(session_id: str, summary: SessionSummary, sight: LinkSight, t: Thresholds) -> set[str]:
-    """Accounts with a session that shares enough pause/seek positions with this one."""
-    return {sight.gesture_learner[sid] for sid, hits in sight.gesture_hits.items()
-            if sid != session_id and hits >= t.replay_min_matches
-            and sight.gesture_learner[sid] != summary.learner_id}
+    """Other accounts with a session that shares enough pause/seek positions with this one."""
+    return {learner_id for (learner_id, _), hits in sight.gesture_hits.items()
+            if hits >= t.replay_min_matches and learner_id != summary.learner_id}
 
 
 def _same(a: Gesture, b: Gesture, tolerance_s: float) -> bool:
@@ -375,10 +416,8 @@ def replay_evidence(summary: SessionSummary, sight: LinkSight, records: dict[str
                     t: Thresholds) -> list[Evidence]:
     """The same pauses and seeks as an earlier session of another account."""
     best: tuple[int, str, str, SessionSummary] | None = None
-    for other_id, learner_id in sight.gesture_learner.items():
-        record = records.get(learner_id)
-        other = record.sessions.get(other_id) if record else None
-        if other is None or learner_id == summary.learner_id or other.first_ts >= summary.first_ts:
+    for learner_id, other_id, other in _hit_sessions(sight, records):
+        if learner_id == summary.learner_id or other.first_ts >= summary.first_ts:
             continue
         matched = matched_gestures(summary.link.gestures, other.link.gestures, t.replay_match_s)
         fewest = min(_countable(summary.link.gestures), _countable(other.link.gestures))
@@ -401,6 +440,23 @@ def replay_evidence(summary: SessionSummary, sight: LinkSight, records: dict[str
         params={"matched": matched, "gestures": len(summary.link.gestures), "lag_h": lag_h,
                 "position_s": t.replay_match_s, "pause_s": PAUSE_LENGTH_MATCH_S, "min": t.replay_min_matches}),
         0.8, True)]
+
+
+def _hit_sessions(sight: LinkSight, records: dict[str, LearnerCourse]
+                  ) -> list[tuple[str, str, SessionSummary]]:
+    """(learner, session id, summary) of each session the replay index pointed at, its token
+    resolved among its learner's sessions (sorted: the same answer whatever the order)."""
+    tokens: dict[str, set[str]] = {}
+    for learner_id, token in sight.gesture_hits:
+        tokens.setdefault(learner_id, set()).add(token)
+    out = []
+    for learner_id in sorted(tokens):
+        record = records.get(learner_id)
+        if record is None:
+            continue
+        out += [(learner_id, sid, other) for sid, other in sorted(record.sessions.items())
+                if session_token(sid) in tokens[learner_id]]
+    return out
 
 
 # -- farms --------------------------------------------------------------------------------
@@ -459,14 +515,16 @@ class MemoryIndex:
     def __init__(self) -> None:
         self.networks: dict[tuple[str, int], dict[str, SessionSummary]] = {}
         self.starts: dict[tuple[str, int], dict[str, StartMark]] = {}
-        self.gestures: dict[tuple[str, str, int], set[tuple[str, str]]] = {}
+        self.gestures: dict[tuple[str, str, int], set[tuple[str, str]]] = {}  # (learner, session token)
 
     def add(self, session_id: str, course_id: str, summary: SessionSummary) -> None:
         if summary.link.network:
-            self.networks.setdefault((summary.link.network, int(summary.first_ts // DAY)), {})[session_id] = summary
+            self.networks.setdefault((summary.link.network, int(summary.first_ts // DAY)), {})[session_id] = \
+                place_mark(summary).summary()
         self.starts.setdefault((course_id, int(summary.first_ts // START_SLOT_S)), {})[session_id] = start_mark(summary)
-        for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
-            self.gestures.setdefault((course_id, video, bucket), set()).add((summary.learner_id, session_id))
+        for video, bucket in indexed_buckets(summary):
+            self.gestures.setdefault((course_id, video, bucket), set()).add(
+                (summary.learner_id, session_token(session_id)))
 
     def sight(self, probe: LinkProbe, course_id: str) -> LinkSight:
         out = LinkSight()
@@ -475,7 +533,6 @@ class MemoryIndex:
         for slot in probe.slots:
             out.started.update(self.starts.get((course_id, slot), {}))
         for video, bucket in probe.buckets:
-            for learner_id, session_id in self.gestures.get((course_id, video, bucket), ()):
-                out.gesture_learner[session_id] = learner_id
-                out.gesture_hits[session_id] = out.gesture_hits.get(session_id, 0) + 1
+            for entry in self.gestures.get((course_id, video, bucket), ()):
+                out.gesture_hits[entry] = out.gesture_hits.get(entry, 0) + 1
         return out

@@ -19,10 +19,12 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:{n}:mev:{version}         hash   session -> a model version's evidence, for sessions scored before
                                          its promotion (30 days)
-    {p}:device:{device}           hash   session -> learner and time span, per device
-    {p}:net:{network}:{day}       hash   session -> summary, per /24 network and UTC day (linking)
+    {p}:device:{device}           hash   session -> its place mark (learner, span, device, network, browser,
+                                         answer times), per device
+    {p}:net:{network}:{day}       hash   session -> its place mark, per /24 network and UTC day (linking)
     {p}:starts:{course}:{slot}    hash   session -> learner, start, network, browser, per 10-minute slot (farms)
-    {p}:gest:{course}:{video}:{b} set    learner and session of pauses/seeks at a 5 s position bucket (replays)
+    {p}:gpos:{course}:{video}:{b} string "\x1e learner \x1f session token" of each session that paused/sought
+                                         at this 5 s position bucket (replays; layout 2, was the set gest:)
     {p}:{n}:courses:{learner}     set    courses a learner has sessions in
     {p}:roster:{course}           set    learners with sessions in a course
     {p}:rasch:{course}            string the course's Rasch fit (JSON, cached with a TTL)
@@ -69,7 +71,7 @@ import zlib
 from dataclasses import dataclass
 
 STREAM_GROUP = "workers"
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: the replay index became strings (gpos:) instead of sets (gest:)
 
 
 def shard_of(learner_id: str, shards: int) -> int:
@@ -164,7 +166,11 @@ class Keys:
         return f"{self.prefix}:starts:{course_id}:{slot}"
 
     def gesture(self, course_id: str, video_id: str, bucket: int) -> str:
-        return f"{self.prefix}:gest:{course_id}:{video_id}:{bucket}"
+        return f"{self.prefix}:gpos:{course_id}:{video_id}:{bucket}"
+
+    def legacy_gestures(self) -> str:
+        """The pattern of layout 1's replay-index sets, which ``ensure_layout`` moves to ``gesture``."""
+        return f"{self.prefix}:gest:*"
 
     def course(self, course_id: str) -> str:
         return f"{self.prefix}:course:{course_id}"

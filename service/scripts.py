@@ -24,6 +24,10 @@ return every id's owner: one call per kind of id (one hash, one slot) per reques
 on the server's clock (every API process shares it); returns 0 when a token was taken, else
 the milliseconds until one will be there.
 
+``APPEND_ONCE``: append each entry to a replay-index string (``sessions.replay_entry``)
+unless the string holds it already: a redone batch adds nothing. One key per call, so it
+stays in one slot on a cluster.
+
 ``REQUEUE_DEAD``: move dead letters back onto their shard's stream (after the cause was
 fixed, e.g. a cold file restored): each entry's events go back as a new entry, the dead
 letter is deleted, and the shard's counters no longer count them as dead or applied — all
@@ -192,4 +196,17 @@ for i = 1, #ARGV do
   end
 end
 return moved
+"""
+
+APPEND_ONCE = """
+local held = redis.call('GET', KEYS[1]) or ''
+local added = 0
+for _, entry in ipairs(ARGV) do
+  if not string.find(held, entry, 1, true) then
+    held = held .. entry
+    added = added + 1
+  end
+end
+if added > 0 then redis.call('SET', KEYS[1], held) end
+return added
 """

@@ -9,16 +9,28 @@ side and the reports only read.
 from __future__ import annotations
 
 from typing import Any, cast
+from urllib.parse import quote, unquote
 
 import msgspec
 import redis
 
-from learnguard.detector.linking import GESTURE_BUCKET_S, START_SLOT_S, LinkProbe, LinkSight, StartMark, start_mark
+from learnguard.detector.linking import (
+    START_SLOT_S,
+    LinkProbe,
+    LinkSight,
+    PlaceMark,
+    StartMark,
+    indexed_buckets,
+    place_mark,
+    session_token,
+    start_mark,
+)
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.detector.scoring import ModelEvidence
+from learnguard.service import scripts
 from learnguard.service.cold import ColdStore, ColdUnavailable, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
-from learnguard.service.redis_conn import mget_any, read_many
+from learnguard.service.redis_conn import mget_any, read_many, run_scripts
 from learnguard.service.rows import member as rows_member
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -26,12 +38,46 @@ _decode_lc = msgspec.msgpack.Decoder(LearnerCourse).decode
 _decode_summary = msgspec.msgpack.Decoder(SessionSummary).decode
 _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
 _decode_mark = msgspec.msgpack.Decoder(StartMark).decode
+_decode_place_mark = msgspec.msgpack.Decoder(PlaceMark).decode
 _decode_evidence = msgspec.msgpack.Decoder(ModelEvidence).decode
 EVIDENCE_TTL_S = 30 * 86400
 
 
 def decode_record(raw: bytes) -> SessionRecord:
     return _decode_record(raw)
+
+
+def _decode_place(raw: bytes) -> SessionSummary:
+    """A device or network index entry: a ``PlaceMark``, or (written before marks) a whole summary."""
+    try:
+        return _decode_place_mark(raw).summary()
+    except msgspec.ValidationError:
+        return _decode_summary(raw)
+
+
+# The replay index: one string per (course, video, 5 s bucket) of entries "\x1e learner \x1f
+# token" appended once each. Why a string, not a set: a set member costs ~60 bytes of hash
+# table around a ~25-byte id (and most buckets hold one or two sessions), an entry here its
+# own ~20 bytes; the index keeps every pause and seek for good (replays of old sessions).
+_ENTRY, _LEARNER = "\x1e", "\x1f"
+
+
+def replay_entry(learner_id: str, session_id: str) -> str:
+    """A session's entry in the replay index; a learner id holding a separator (or "%") is
+    percent-encoded so that an entry is always found whole."""
+    if any(c in learner_id for c in "\x1e\x1f%"):
+        learner_id = quote(learner_id, safe="")
+    return f"{_ENTRY}{learner_id}{_LEARNER}{session_token(session_id)}"
+
+
+def replay_entries(raw: bytes | None) -> set[tuple[str, str]]:
+    """(learner, session token) of each entry of a replay-index string."""
+    out: set[tuple[str, str]] = set()
+    for entry in (raw or b"").decode().split(_ENTRY):
+        learner_id, _, token = entry.rpartition(_LEARNER)
+        if token:
+            out.add((unquote(learner_id) if "%" in learner_id else learner_id, token))
+    return out
 
 
 class SessionIndex:
@@ -42,6 +88,7 @@ class SessionIndex:
         self.keys = keys
         self.shards = shards
         self.cold = cold
+        self._append_once = client.register_script(scripts.APPEND_ONCE)
 
     # -- records ----------------------------------------------------------------------
     def load_record(self, shard: int, session_id: str) -> SessionRecord | None:
@@ -124,35 +171,36 @@ class SessionIndex:
 
     # -- indexes ----------------------------------------------------------------------
     def index_sessions(self, shard: int, summaries: dict[str, SessionSummary], courses: dict[str, str],
-                       pairs: set[tuple[str, str]]) -> None:
+                       pairs: set[tuple[str, str]], indexed: dict[str, set[tuple[str, int]]] | None = None) -> None:
         """Record which sessions each device ran and each network saw on each day, when each
         session of a course started, where its pauses and seeks were, which courses each
         learner takes and who is in each course.
 
-        All idempotent (a replay rewrites the same members), and written before the batch's
-        commit: a worker killed in between redoes the batch, so no committed summary ever
-        lacks its index entries. The pairs' report rows are marked dirty here too.
+        All idempotent (a replay rewrites the same members, and a replay-index entry is
+        appended only where it is not there yet), and written before the batch's commit: a
+        worker killed in between redoes the batch, so no committed summary ever lacks its
+        index entries. ``indexed``: the (video, bucket) pairs each session's committed
+        summary already had (their replay entries are there: not sent again). The pairs'
+        report rows are marked dirty here too.
         """
+        appends: dict[str, list[str]] = {}
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
-            # the copies keep what their readers use: a device's sessions are compared by time
-            # and by who acted when (rings, parallel sessions), a network's by time only; pauses
+            # the device and network copies keep what their readers use (``place_mark``); pauses
             # and seeks (replays) are read from the learner x course record, never from these
+            mark = _encode(place_mark(summary))
             if summary.device:
-                pipe.hset(self.keys.device(summary.device), session_id, _encode(msgspec.structs.replace(
-                    summary, link=msgspec.structs.replace(summary.link, gestures=[]))))
-            light = _encode(msgspec.structs.replace(summary, link=msgspec.structs.replace(
-                summary.link, gestures=[], acted=[])))
+                pipe.hset(self.keys.device(summary.device), session_id, mark)
             if summary.link.network:
-                pipe.hset(self.keys.network(summary.link.network, int(summary.first_ts // 86400)), session_id, light)
+                pipe.hset(self.keys.network(summary.link.network, int(summary.first_ts // 86400)), session_id, mark)
             course_id = courses.get(session_id)
             if course_id is None:
                 continue
             pipe.hset(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)), session_id,
                       _encode(start_mark(summary)))
-            member = f"{summary.learner_id}\x1f{session_id}"
-            for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
-                pipe.sadd(self.keys.gesture(course_id, video, bucket), member)
+            entry = replay_entry(summary.learner_id, session_id)
+            for video, bucket in indexed_buckets(summary) - (indexed or {}).get(session_id, set()):
+                appends.setdefault(self.keys.gesture(course_id, video, bucket), []).append(entry)
         if pairs:  # their report rows are stale (marked again after the commit: see service.rows)
             pipe.sadd(self.keys.rows_dirty(), *{rows_member(course_id, learner_id) for learner_id, course_id in pairs})
         for learner_id, course_id in pairs:
@@ -160,6 +208,24 @@ class SessionIndex:
             pipe.sadd(self.keys.roster(course_id), learner_id)
             pipe.sadd(self.keys.all_courses(), course_id)
         pipe.execute()
+        run_scripts(self.client, [(self._append_once, [key], entries) for key, entries in sorted(appends.items())])
+
+    def migrate_replay_sets(self) -> int:
+        """Move layout 1's replay index (sets of "learner \x1f session") to strings of entries;
+        returns how many buckets moved. Safe to run twice or from two processes at once."""
+        moved = 0
+        legacy = self.keys.legacy_gestures()
+        head = len(legacy) - 1  # "{p}:gest:" — the rest of the key is "course:video:bucket"
+        for key in list(self.client.scan_iter(match=legacy, count=1000)):
+            members = cast(set[bytes], self.client.smembers(key))
+            course_id, video_id, bucket = key.decode()[head:].rsplit(":", 2)
+            entries = sorted(replay_entry(learner, session) for learner, _, session in
+                             (m.decode().partition("\x1f") for m in members))
+            if entries:
+                self._append_once(keys=[self.keys.gesture(course_id, video_id, int(bucket))], args=entries)
+            self.client.delete(key)
+            moved += 1
+        return moved
 
     def courses_of(self, learner_id: str) -> list[str]:
         shard = shard_of(learner_id, self.shards)
@@ -174,7 +240,7 @@ class SessionIndex:
         pipe = self.client.pipeline(transaction=False)
         for device in devices:
             pipe.hgetall(self.keys.device(device))
-        return {device: {k.decode(): _decode_summary(v) for k, v in raw.items()}
+        return {device: {k.decode(): _decode_place(v) for k, v in raw.items()}
                 for device, raw in zip(devices, pipe.execute(), strict=True)}
 
     def context_of(self, learner_id: str, course_id: str, devices: list[str], probe: LinkProbe | None = None
@@ -192,21 +258,19 @@ class SessionIndex:
             ("get", self.keys.course(course_id)),
             *[("hgetall", self.keys.device(device)) for device in devices],
             *[("hgetall", key) for key in net_keys + start_keys],
-            *[("smembers", key) for key in gesture_keys]])
+            *[("get", key) for key in gesture_keys]])
         raw_devices, rest = rest[:len(devices)], rest[len(devices):]
         sessions: dict[str, SessionSummary] = {}
         for raw in raw_devices:
-            sessions.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+            sessions.update({k.decode(): _decode_place(v) for k, v in raw.items()})
         sight = LinkSight()
         for raw in rest[:len(net_keys)]:
-            sight.network.update({k.decode(): _decode_summary(v) for k, v in raw.items()})
+            sight.network.update({k.decode(): _decode_place(v) for k, v in raw.items()})
         for raw in rest[len(net_keys):len(net_keys) + len(start_keys)]:
             sight.started.update({k.decode(): _decode_mark(v) for k, v in raw.items()})
         for raw in rest[len(net_keys) + len(start_keys):]:
-            for member in raw:
-                other_learner, _, other_session = member.decode().partition("\x1f")
-                sight.gesture_learner[other_session] = other_learner
-                sight.gesture_hits[other_session] = sight.gesture_hits.get(other_session, 0) + 1
+            for entry in replay_entries(raw):
+                sight.gesture_hits[entry] = sight.gesture_hits.get(entry, 0) + 1
         return (_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course, sight
 
     def linked_sessions(self, course_id: str, records: list[LearnerCourse], farm_min_accounts: int) -> set[str]:
@@ -228,9 +292,10 @@ class SessionIndex:
                     pipe.hlen(key)
                 probes.append((session_id, "hlen", farm_min_accounts - 1))
                 pipe.hlen(self.keys.starts(course_id, int(summary.first_ts // START_SLOT_S)))
-                for video, bucket in {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}:
-                    probes.append((session_id, "scard", 1))
-                    pipe.scard(self.keys.gesture(course_id, video, bucket))
+                own = len(replay_entry(summary.learner_id, session_id).encode())
+                for video, bucket in indexed_buckets(summary):
+                    probes.append((session_id, "strlen", own))
+                    pipe.strlen(self.keys.gesture(course_id, video, bucket))
         counts = pipe.execute() if probes else []
         return {session_id for (session_id, _, own), count in zip(probes, counts, strict=True) if int(count) > own}
 

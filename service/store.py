@@ -16,6 +16,9 @@ Every key is built in ``keys``; nothing else in the project names a Redis key.
 
 from __future__ import annotations
 
+import logging
+from typing import cast
+
 import redis
 from redis.exceptions import RedisClusterException
 
@@ -37,6 +40,8 @@ from learnguard.service.streams import Streams
 from learnguard.service.voids import VoidBook
 from learnguard.service.webhooks import HookBook
 from learnguard.settings import Settings
+
+log = logging.getLogger("learnguard.store")
 
 StoreError = redis.RedisError  # what the API maps to 503 when the store cannot answer
 
@@ -94,15 +99,20 @@ class Store:
         meta = self.keys.meta()
         self.client.hsetnx(meta, "shards", self.shards)
         self.client.hsetnx(meta, "layout", LAYOUT_VERSION)
+        if int(cast(bytes, self.client.hget(meta, "layout"))) < 2:  # a store made by an earlier version
+            moved = self.sessions.migrate_replay_sets()
+            self.client.hset(meta, "layout", LAYOUT_VERSION)
+            log.info("replay index moved to layout %s: %d position buckets", LAYOUT_VERSION, moved)
         stored = int(self.client.hget(meta, "shards") or self.shards)  # type: ignore[arg-type]
         if stored != self.shards:
             raise Conflict(f"the store was created with {stored} shards but LEARNGUARD_SHARDS is "
                            f"{self.shards}; set LEARNGUARD_SHARDS={stored}")
         self.streams.ensure_groups()
-        try:
+        try:  # compact encodings: dedup sets of integers; index hashes whose entries are ~100-byte marks
             self.client.config_set("set-max-intset-entries", 4096)
+            self.client.config_set("hash-max-ziplist-value", 256)
         except (redis.RedisError, RedisClusterException):
-            pass  # a managed server may refuse CONFIG; dedup sets then just use more memory
+            pass  # a managed server may refuse CONFIG; dedup sets and indexes then just use more memory
 
     def ping(self) -> bool:
         return bool(self.client.ping())

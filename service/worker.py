@@ -24,6 +24,7 @@ import msgspec
 
 from learnguard.detector.base import Detector
 from learnguard.detector.compose import model_evidence
+from learnguard.detector.linking import indexed_buckets
 from learnguard.detector.pipeline import BatchEffects, SessionPipeline
 from learnguard.detector.policy import rules_from
 from learnguard.detector.records import SessionRecord
@@ -284,6 +285,8 @@ class Worker:
                                                                 unreadable))
         pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
         effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
+        indexed = {sid: indexed_buckets(summary) for lc in effects.learner_courses.values()
+                   for sid, summary in lc.sessions.items() if sid in wanted}  # their replay entries exist
         applied = self._apply(shard, todo, effects, unreadable)
         if applied is None:
             return 0
@@ -293,7 +296,7 @@ class Worker:
             return 0
         self._add_model_evidence(effects)
         try:
-            return self._commit(shard, effects, last_id, applied_events, dead, ack_ids)
+            return self._commit(shard, effects, last_id, applied_events, dead, ack_ids, indexed)
         except StoreError:
             raise
         except Exception as exc:  # the effect cannot be stored (a value that does not encode, a bug)
@@ -383,7 +386,8 @@ class Worker:
         self.needs_pending.add(shard)
 
     def _commit(self, shard: int, effects: BatchEffects, last_id: bytes, applied_events: int,
-                dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes]) -> int:
+                dead: list[tuple[bytes, str, bytes]], ack_ids: list[bytes],
+                indexed: dict[str, set[tuple[str, int]]] | None = None) -> int:
         """Index the batch's sessions, then store its effect with its last id and ack it, atomically."""
         blobs = self.store.sessions.record_blobs(shard, {sid: effects.records[sid] for sid in effects.touched})
         sizes = {sid: len(blobs[self.store.keys.session(shard, sid)]) for sid in effects.touched}
@@ -395,7 +399,7 @@ class Worker:
         # batch, and no committed summary is ever missing from them
         self.store.sessions.index_sessions(shard, effects.summaries, {
             sid: effects.records[sid].state.course_id for sid in effects.summaries if sid in effects.records},
-            effects.changed_pairs)
+            effects.changed_pairs, indexed)
         outcome = self.streams.commit(shard, self.worker_id, last_id, applied_events, blobs, dead, ack_ids,
                                       sorted(effects.touched))
         if outcome != "ok":

@@ -25,7 +25,7 @@ def test_key_formats_are_pinned() -> None:
     assert keys.models("active") == "lg:models:active"
     assert keys.network("10.0.0.0/24", 20513) == "lg:net:10.0.0.0/24:20513"
     assert keys.starts("c1", 2954000) == "lg:starts:c1:2954000"
-    assert keys.gesture("c1", "v1", 77) == "lg:gest:c1:v1:77"
+    assert keys.gesture("c1", "v1", 77) == "lg:gpos:c1:v1:77"
     assert keys.model_evidence(3, "v2") == "lg:{3}:mev:v2"
     assert (keys.rows("c1"), keys.rows_flags("c1"), keys.rows_marks("c1"), keys.rows_detail("c1")) == (
         "lg:rows:c:c1", "lg:rows:f:c1", "lg:rows:m:c1", "lg:rows:d:c1")

@@ -151,3 +151,92 @@ def test_a_session_without_a_network_reads_no_start_slot() -> None:
     assert probe_of(bare, rules.thresholds).slots == ()
     networked = msgspec.structs.replace(bare, link=LinkFacts(network="10.1.2.0/24"))
     assert len(probe_of(networked, rules.thresholds).slots) == 3
+
+
+def _replay_events() -> tuple[list[dict], Truth]:
+    truth, events = Truth(), []
+    place = Place(seed=7, course_id="replay-course", orgs=["zhejiang/hdu/computing"], opens=OPENS.timestamp(),
+                  videos=[(f"pv{i}", 1200.0) for i in range(6)], answer_correct=lambda item, ability: 0.8)
+    LinkedWriter(random.Random(7), place, truth, events).replayed(2)
+    return sorted(events, key=lambda e: e["received_at"]), truth
+
+
+def _replays_found(http, truth: Truth) -> dict[str, str]:
+    """Replayed copy → the session its reason names as the recording (and no flag on a source)."""
+    found: dict[str, str] = {}
+    for session_id, fact in sorted(truth.sessions.items()):
+        score = http.post(f"/v1/sessions/{session_id}/score").json()
+        if fact["archetype"] == "replay_source":
+            assert not any(f["misconduct"] for f in score["flags"]), session_id
+        for reason in (r for f in score["flags"] for r in f["reasons"] if r["code"] == "replayed_session"):
+            found[session_id] = reason["related"][0]["session_id"]
+    return found
+
+
+def _replay_index(store) -> dict[str, bytes]:
+    return {key.decode(): store.client.get(key)
+            for key in store.client.scan_iter(match=f"{store.keys.prefix}:gpos:*", count=1000)}
+
+
+@pytest.mark.integration
+def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives_the_layout_change(
+        service) -> None:
+    """Through the real service: the replayed copies the offline runner finds (6 of 10 here:
+    the other four have too few pauses and seeks to tell) are found, each naming the session
+    it was recorded from;
+    resending every event and redoing every batch's indexing adds nothing to the index; a store
+    written with the old index (sets of ids, layout 1) is moved to the new one when opened and
+    still finds every replay."""
+    from learnguard.detector.linking import session_token
+    from learnguard.service.keys import shard_of
+    from learnguard.service.sessions import replay_entries
+
+    events, truth = _replay_events()
+    store = service.store
+    with service.client("platform") as http:
+        for start in range(0, len(events), 2000):
+            assert http.post("/v1/events", json=events[start:start + 2000]).status_code == 202
+        found = _replays_found(http, truth)
+        copies = {sid for sid, fact in truth.sessions.items() if fact["archetype"] == "replayed_session"}
+        sources = {sid for sid, fact in truth.sessions.items() if fact["archetype"] == "replay_source"}
+        offline = run_offline(events, Rules().course(None), Rules())  # the in-memory index of the offline runner
+        by_offline = {sid for sid in copies if any(r.code == "replayed_session" for f in offline.scores[sid].flags
+                                                   for r in f.reasons)}
+        assert set(found) == by_offline and len(found) >= len(copies) / 2 and set(found.values()) <= sources
+        before = _replay_index(store)
+        assert before and all(raw.count(b"\x1e") == len(replay_entries(raw)) for raw in before.values())
+
+        # a platform resending everything, and every batch's indexing redone (a worker killed before its commit)
+        assert http.post("/v1/events", json=events[:2000]).json()["duplicates"] == min(2000, len(events))
+        learners = sorted({fact["learner_id"] for fact in truth.sessions.values()})
+        for learner_id in learners:
+            record = store.sessions.load_learner_course(learner_id, "replay-course")
+            assert record is not None
+            store.sessions.index_sessions(shard_of(learner_id, store.shards), dict(record.sessions),
+                                          dict.fromkeys(record.sessions, "replay-course"), set())
+        assert _replay_index(store) == before
+
+        # the same store as layout 1 left it: the index as sets of "learner \x1f session"
+        tokens = {(lid, session_token(sid)): sid for lid in learners
+                  for sid in store.sessions.load_learner_course(lid, "replay-course").sessions}
+        for key, raw in before.items():
+            store.client.delete(key)
+            legacy = key.replace(":gpos:", ":gest:")
+            store.client.sadd(legacy, *[f"{lid}\x1f{tokens[(lid, token)]}" for lid, token in replay_entries(raw)])
+        store.client.hset(store.keys.meta(), "layout", "1")
+        store.ensure_layout()
+        moved = _replay_index(store)
+        assert {k: replay_entries(v) for k, v in moved.items()} == {k: replay_entries(v) for k, v in before.items()}
+        assert sum(map(len, moved.values())) == sum(map(len, before.values()))  # each entry once
+        assert not list(store.client.scan_iter(match=f"{store.keys.prefix}:gest:*"))
+        assert store.client.hget(store.keys.meta(), "layout") == b"2"
+        assert _replays_found(http, truth) == found
+
+
+def test_a_learner_id_with_the_index_separators_is_kept_whole() -> None:
+    from learnguard.detector.linking import session_token
+    from learnguard.service.sessions import replay_entries, replay_entry
+
+    odd = ["a\x1eb", "c\x1fd", "100%", "%41", "工号-7"]
+    raw = "".join(replay_entry(lid, f"{lid}-s1") for lid in odd).encode()
+    assert replay_entries(raw) == {(lid, session_token(f"{lid}-s1")) for lid in odd}
