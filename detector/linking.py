@@ -43,6 +43,7 @@ MIN_GESTURE_AT_S = 5.0   # the first seconds of a video are where everyone pause
 MAX_LINKED = 30          # other accounts' records loaded for one session at most
 PAUSE_LENGTH_MATCH_S = 2.5  # two pauses this close in length are the same pause (a replay jitters by ~1 s)
 DAY = 86400.0
+WEEK = 7 * DAY  # a device's sessions are indexed per week of their start
 
 
 class LinkProbe(msgspec.Struct, frozen=True):
@@ -52,6 +53,7 @@ class LinkProbe(msgspec.Struct, frozen=True):
     days: tuple[int, ...]
     slots: tuple[int, ...]
     buckets: tuple[tuple[str, int], ...]
+    weeks: tuple[int, ...] = ()  # the device's weeks that hold sessions within ``sharing_day_s`` of it
 
 
 class StartMark(msgspec.Struct, array_like=True):
@@ -143,15 +145,24 @@ def indexed_buckets(summary: SessionSummary) -> set[tuple[str, int]]:
     return {(g.video, int(g.at // GESTURE_BUCKET_S)) for g in summary.link.gestures}
 
 
+def week_of(ts: float) -> int:
+    """The week a device's session is indexed under (by its start): a score reads the weeks
+    around its session, never a shared office PC's whole year."""
+    return int(ts // WEEK)
+
+
 def probe_of(summary: SessionSummary, t: Thresholds) -> LinkProbe:
-    """The index entries near ``summary``: its network on the day before, of and after it,
+    """The index entries near ``summary``: its device in the weeks within ``sharing_day_s`` of
+    it (rings look no further), its network on the day before, of and after it,
     the start slots around it (only with a network: ``farm_candidates`` needs one, and a
     course's slot can hold thousands of starts), and its gestures' buckets."""
     day = int(summary.first_ts // DAY)
     slot = int(summary.first_ts // START_SLOT_S)
+    weeks = range(week_of(summary.first_ts - t.sharing_day_s), week_of(summary.first_ts + t.sharing_day_s) + 1)
     return LinkProbe(network=summary.link.network, days=(day - 1, day, day + 1),
                      slots=(slot - 1, slot, slot + 1) if summary.link.network else (),
-                     buckets=tuple(sorted(gesture_buckets(summary.link.gestures, t.replay_match_s))))
+                     buckets=tuple(sorted(gesture_buckets(summary.link.gestures, t.replay_match_s))),
+                     weeks=tuple(weeks))
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:

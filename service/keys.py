@@ -19,8 +19,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:{n}:mev:{version}         hash   session -> a model version's evidence, for sessions scored before
                                          its promotion (30 days)
-    {p}:device:{device}           hash   session -> its place mark (learner, span, device, network, browser,
-                                         answer times), per device
+    {p}:dweek:{week}:{device}     hash   session -> its place mark (learner, span, device, network, browser,
+                                         answer times), per device and week of the session's start
+                                         (layout 3; layout 2 kept one hash per device: device:{device})
     {p}:net:{network}:{day}       hash   session -> its place mark, per /24 network and UTC day (linking)
     {p}:starts:{course}:{slot}    hash   session -> learner, start, network, browser, per 10-minute slot (farms)
     {p}:gpos:{course}:{video}:{b} string "\x1e learner \x1f session token" of each session that paused/sought
@@ -71,7 +72,8 @@ import zlib
 from dataclasses import dataclass
 
 STREAM_GROUP = "workers"
-LAYOUT_VERSION = "2"  # 2: the replay index became strings (gpos:) instead of sets (gest:)
+LAYOUT_VERSION = "3"  # 2: the replay index became strings (gpos:) instead of sets (gest:);
+#                       3: a device's sessions are kept per week (dweek:) instead of in one hash (device:)
 
 
 def shard_of(learner_id: str, shards: int) -> int:
@@ -156,8 +158,12 @@ class Keys:
     def reviews(self, flag_id: str) -> str:
         return f"{self.prefix}:reviews:{flag_id}"
 
-    def device(self, device_id: str) -> str:
-        return f"{self.prefix}:device:{device_id}"
+    def device(self, device_id: str, week: int) -> str:
+        return f"{self.prefix}:dweek:{week}:{device_id}"
+
+    def legacy_devices(self) -> str:
+        """The pattern of layout 2's one hash per device, which ``ensure_layout`` splits into weeks."""
+        return f"{self.prefix}:device:*"
 
     def network(self, network: str, day: int) -> str:
         return f"{self.prefix}:net:{network}:{day}"

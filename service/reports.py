@@ -102,10 +102,9 @@ class LearnerCourseReport(msgspec.Struct, array_like=True):
 _decode_row = msgspec.msgpack.Decoder(LearnerCourseReport).decode
 
 
-def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
-                shared_devices: set[str], linked: set[str]) -> list[str]:
-    """Sessions that may carry a flag: a session-level one, cramming, a shared device, a
-    session of the same learner at the same time, or a link the index holds."""
+def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules, linked: set[str]) -> list[str]:
+    """Sessions that may carry a flag: a session-level one, cramming, a session of the same
+    learner at the same time, or a link the index holds (a shared device among them)."""
     t = rules.thresholds
     cramming = False
     if info.deadline is not None:
@@ -113,7 +112,7 @@ def _candidates(learner_course: LearnerCourse, info: CourseInfo, rules: Rules,
         cramming = (result.share_in_window >= t.cramming_min_share
                     and result.window_hours_studied >= t.cramming_min_hours)
     return [sid for sid, s in learner_course.sessions.items()
-            if s.patterns or cramming or s.device in shared_devices or sid in linked
+            if s.patterns or cramming or sid in linked
             or (len(learner_course.sessions) > 1 and _overlaps_elsewhere(sid, learner_course))]
 
 
@@ -128,11 +127,9 @@ def compute_rows(store: Store, rules: Rules, course_id: str, learner_courses: li
     """The report rows of some learners of a course: flags complete and reviewed, study
     time as the read side credits it, and each session's start with its standing patterns."""
     info = rules.course(store.courses.get(course_id))
-    devices = sorted({s.device for lc in learner_courses for s in lc.sessions.values() if s.device})
-    shared = {device for device, sessions in store.sessions.devices_sessions(devices).items()
-              if len({s.learner_id for s in sessions.values()}) > 1}
-    linked = store.sessions.linked_sessions(course_id, learner_courses, rules.thresholds.farm_min_accounts)
-    wanted = {lc.learner_id: _candidates(lc, info, rules, shared, linked) for lc in learner_courses}
+    linked = store.sessions.linked_sessions(course_id, learner_courses, rules.thresholds.farm_min_accounts) \
+        | store.sessions.sessions_on_shared_devices(learner_courses, rules.thresholds.sharing_day_s)
+    wanted = {lc.learner_id: _candidates(lc, info, rules, linked) for lc in learner_courses}
     unreadable: dict[str, str] = {}
     records = [record for lc in learner_courses for _, record in sorted(store.sessions.load_records(
         shard_of(lc.learner_id, store.shards), sorted(wanted[lc.learner_id]), unreadable).items())

@@ -24,6 +24,7 @@ from learnguard.detector.linking import (
     place_mark,
     session_token,
     start_mark,
+    week_of,
 )
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.detector.scoring import ModelEvidence
@@ -190,7 +191,7 @@ class SessionIndex:
             # and seeks (replays) are read from the learner x course record, never from these
             mark = _encode(place_mark(summary))
             if summary.device:
-                pipe.hset(self.keys.device(summary.device), session_id, mark)
+                pipe.hset(self.keys.device(summary.device, week_of(summary.first_ts)), session_id, mark)
             if summary.link.network:
                 pipe.hset(self.keys.network(summary.link.network, int(summary.first_ts // 86400)), session_id, mark)
             course_id = courses.get(session_id)
@@ -235,31 +236,62 @@ class SessionIndex:
     def course_ids(self) -> list[str]:
         return sorted(c.decode() for c in cast(set[bytes], self.client.smembers(self.keys.all_courses())))
 
-    def devices_sessions(self, devices: list[str]) -> dict[str, dict[str, SessionSummary]]:
-        """Sessions of many devices in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for device in devices:
-            pipe.hgetall(self.keys.device(device))
-        return {device: {k.decode(): _decode_place(v) for k, v in raw.items()}
-                for device, raw in zip(devices, pipe.execute(), strict=True)}
+    def sessions_on_shared_devices(self, records: list[LearnerCourse], window_s: float) -> set[str]:
+        """Sessions of ``records`` whose device ran another learner's session within
+        ``window_s`` of them (a ring may be there: a report reads those). One round trip, and
+        only the weeks around each session, however long the device has been in use."""
+        wanted: dict[str, list[tuple[str, str, float]]] = {}  # key -> (session, learner, start)
+        for record in records:
+            for session_id, summary in record.sessions.items():
+                if not summary.device:
+                    continue
+                for week in range(week_of(summary.first_ts - window_s), week_of(summary.first_ts + window_s) + 1):
+                    wanted.setdefault(self.keys.device(summary.device, week), []).append(
+                        (session_id, record.learner_id, summary.first_ts))
+        keys = sorted(wanted)
+        replies = read_many(self.client, [("hgetall", key) for key in keys])
+        shared: set[str] = set()
+        for key, raw in zip(keys, replies, strict=True):
+            marks = [_decode_place(v) for v in raw.values()]
+            shared.update(session_id for session_id, learner_id, first_ts in wanted[key]
+                          if any(m.learner_id != learner_id and abs(m.first_ts - first_ts) <= window_s for m in marks))
+        return shared
+
+    def migrate_device_hashes(self) -> int:
+        """Split layout 2's one hash per device into a hash per device and week; returns how
+        many devices moved. Safe to run twice or from two processes at once."""
+        moved = 0
+        legacy = self.keys.legacy_devices()
+        head = len(legacy) - 1  # "{p}:device:" — the rest of the key is the device id
+        for key in list(self.client.scan_iter(match=legacy, count=1000)):
+            device_id = key.decode()[head:]
+            raw = cast(dict[bytes, bytes], self.client.hgetall(key))
+            pipe = self.client.pipeline(transaction=False)
+            for session_id, value in raw.items():
+                pipe.hset(self.keys.device(device_id, week_of(_decode_place(value).first_ts)), session_id, value)
+            pipe.execute()
+            self.client.delete(key)
+            moved += 1
+        return moved
 
     def context_of(self, learner_id: str, course_id: str, devices: list[str], probe: LinkProbe | None = None
                    ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], bytes | None, LinkSight]:
         """What the read-time detectors need, in one round trip: the learner x course record,
-        the sessions of the given devices, the course's description (raw JSON), and what the
+        the sessions of the given devices in the probe's weeks, the course's description (raw JSON), and what the
         linking index holds near the session (its network on the days around it, the course's
         sessions that started near it, other sessions that paused or sought where it did)."""
         net_keys = [self.keys.network(probe.network, day) for day in probe.days] if probe and probe.network else []
         start_keys = [self.keys.starts(course_id, slot) for slot in probe.slots] if probe else []
         gesture_keys = [self.keys.gesture(course_id, video, bucket) for video, bucket in probe.buckets] \
             if probe else []
+        device_keys = [self.keys.device(device, week) for device in devices for week in probe.weeks] if probe else []
         raw_lc, raw_course, *rest = read_many(self.client, [
             ("get", self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id)),
             ("get", self.keys.course(course_id)),
-            *[("hgetall", self.keys.device(device)) for device in devices],
+            *[("hgetall", key) for key in device_keys],
             *[("hgetall", key) for key in net_keys + start_keys],
             *[("get", key) for key in gesture_keys]])
-        raw_devices, rest = rest[:len(devices)], rest[len(devices):]
+        raw_devices, rest = rest[:len(device_keys)], rest[len(device_keys):]
         sessions: dict[str, SessionSummary] = {}
         for raw in raw_devices:
             sessions.update({k.decode(): _decode_place(v) for k, v in raw.items()})

@@ -99,10 +99,13 @@ class Store:
         meta = self.keys.meta()
         self.client.hsetnx(meta, "shards", self.shards)
         self.client.hsetnx(meta, "layout", LAYOUT_VERSION)
-        if int(cast(bytes, self.client.hget(meta, "layout"))) < 2:  # a store made by an earlier version
-            moved = self.sessions.migrate_replay_sets()
+        layout = int(cast(bytes, self.client.hget(meta, "layout")))
+        if layout < int(LAYOUT_VERSION):  # a store made by an earlier version: move its indexes
+            buckets = self.sessions.migrate_replay_sets() if layout < 2 else 0
+            devices = self.sessions.migrate_device_hashes()
             self.client.hset(meta, "layout", LAYOUT_VERSION)
-            log.info("replay index moved to layout %s: %d position buckets", LAYOUT_VERSION, moved)
+            log.info("store moved from layout %d to %s: %d replay buckets, %d devices", layout, LAYOUT_VERSION,
+                     buckets, devices)
         stored = int(self.client.hget(meta, "shards") or self.shards)  # type: ignore[arg-type]
         if stored != self.shards:
             raise Conflict(f"the store was created with {stored} shards but LEARNGUARD_SHARDS is "

@@ -23,6 +23,7 @@ def test_key_formats_are_pinned() -> None:
     assert keys.meta() == "lg:meta" and keys.workers() == "lg:workers"
     assert keys.owners("session") == "lg:owners:session"
     assert keys.models("active") == "lg:models:active"
+    assert keys.device("pc:7", 2930) == "lg:dweek:2930:pc:7"
     assert keys.network("10.0.0.0/24", 20513) == "lg:net:10.0.0.0/24:20513"
     assert keys.starts("c1", 2954000) == "lg:starts:c1:2954000"
     assert keys.gesture("c1", "v1", 77) == "lg:gpos:c1:v1:77"

@@ -186,7 +186,8 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
     it was recorded from;
     resending every event and redoing every batch's indexing adds nothing to the index; a store
     written with the old index (sets of ids, layout 1) is moved to the new one when opened and
-    still finds every replay."""
+    still finds every replay; its devices' sessions (one hash a device, layout 2) are split
+    into weeks."""
     from learnguard.detector.linking import session_token
     from learnguard.service.keys import shard_of
     from learnguard.service.sessions import replay_entries
@@ -216,7 +217,14 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
                                           dict.fromkeys(record.sessions, "replay-course"), set())
         assert _replay_index(store) == before
 
-        # the same store as layout 1 left it: the index as sets of "learner \x1f session"
+        # the same store as layout 1 left it: the replay index as sets of "learner \x1f session",
+        # and one hash per device (layout 2)
+        weeks = {key.decode(): store.client.hgetall(key)
+                 for key in store.client.scan_iter(match=f"{store.keys.prefix}:dweek:*", count=1000)}
+        assert weeks
+        for key, marks in weeks.items():
+            store.client.delete(key)
+            store.client.hset(f"{store.keys.prefix}:device:{key.split(':', 3)[3]}", mapping=marks)
         tokens = {(lid, session_token(sid)): sid for lid in learners
                   for sid in store.sessions.load_learner_course(lid, "replay-course").sessions}
         for key, raw in before.items():
@@ -229,7 +237,10 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
         assert {k: replay_entries(v) for k, v in moved.items()} == {k: replay_entries(v) for k, v in before.items()}
         assert sum(map(len, moved.values())) == sum(map(len, before.values()))  # each entry once
         assert not list(store.client.scan_iter(match=f"{store.keys.prefix}:gest:*"))
-        assert store.client.hget(store.keys.meta(), "layout") == b"2"
+        assert store.client.hget(store.keys.meta(), "layout") == b"3"
+        assert {key.decode(): store.client.hgetall(key)
+                for key in store.client.scan_iter(match=f"{store.keys.prefix}:dweek:*", count=1000)} == weeks
+        assert not list(store.client.scan_iter(match=f"{store.keys.prefix}:device:*"))
         assert _replays_found(http, truth) == found
 
 
@@ -240,3 +251,39 @@ def test_a_learner_id_with_the_index_separators_is_kept_whole() -> None:
     odd = ["a\x1eb", "c\x1fd", "100%", "%41", "工号-7"]
     raw = "".join(replay_entry(lid, f"{lid}-s1") for lid in odd).encode()
     assert replay_entries(raw) == {(lid, session_token(f"{lid}-s1")) for lid in odd}
+
+
+def test_a_score_on_a_shared_office_pc_reads_only_the_weeks_around_it(store) -> None:
+    """A computer room's PC, used by a different cadre every day for a year: a score of one
+    session reads that PC's sessions in the week(s) within ``sharing_day_s`` of it, not the
+    year's 365; a report still sees the device as shared only when another learner used it
+    within that window."""
+    from learnguard.detector.linking import probe_of
+    from learnguard.detector.records import LearnerCourse, SessionSummary
+    from learnguard.features.linking import LinkFacts
+    from learnguard.service.keys import shard_of
+
+    day0 = OPENS.timestamp()
+    summaries = {f"pc-s{d}": SessionSummary(f"cadre-{d}", day0 + d * 86400 + 9 * 3600, day0 + d * 86400 + 10 * 3600,
+                                            3600.0, 3600.0, "office-pc", None, False,
+                                            link=LinkFacts(network="10.9.9.0/24", browser="Chrome/120"))
+                 for d in range(365)}
+    summaries["pc-late"] = SessionSummary("cadre-late", day0 + 150 * 86400 + 12 * 3600, day0 + 150 * 86400 + 13 * 3600,
+                                          3600.0, 3600.0, "office-pc", None, False)
+    for session_id, summary in summaries.items():
+        store.sessions.index_sessions(shard_of(summary.learner_id, store.shards), {session_id: summary},
+                                      {session_id: "pc-course"}, set())
+    t = Rules().thresholds
+    _, on_device, _, _ = store.sessions.context_of("cadre-150", "pc-course", ["office-pc"],
+                                                   probe_of(summaries["pc-s150"], t))
+    me = summaries["pc-s150"]
+    near = {sid for sid, s in summaries.items() if abs(s.first_ts - me.first_ts) <= t.sharing_day_s}
+    assert near == {"pc-s150", "pc-late"} and near <= set(on_device) and len(on_device) <= 15
+    assert all(abs(s.first_ts - summaries["pc-s150"].first_ts) <= 14 * 86400 for s in on_device.values())
+
+    def record(session_id: str) -> LearnerCourse:
+        summary = summaries[session_id]
+        return LearnerCourse(learner_id=summary.learner_id, org_id="zhejiang", course_id="pc-course",
+                             sessions={session_id: summary})
+    shared = store.sessions.sessions_on_shared_devices([record("pc-s150"), record("pc-s20")], t.sharing_day_s)
+    assert shared == {"pc-s150"}  # cadre-late 3 h after it; pc-s20's neighbours are a day away
