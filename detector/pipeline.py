@@ -10,7 +10,7 @@ store.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from learnguard.detector.base import Detector
@@ -36,6 +36,18 @@ class BatchEffects:
     touched: set[str] = field(default_factory=set)
 
 
+def touched_later(entries: list[list[Event] | None]) -> list[set[str]]:
+    """For each entry of a batch, its sessions that a later entry touches again (``None``
+    stands for an entry that will not be applied): what ``SessionPipeline.apply`` may defer."""
+    out: list[set[str]] = []
+    later: set[str] = set()
+    for events in reversed(entries):
+        mine = {e.session_id for e in events or ()}
+        out.append(mine & later)
+        later |= mine
+    return out[::-1]
+
+
 class SessionPipeline:
     """Applies events to sessions and scores them, in a fixed order.
 
@@ -55,8 +67,15 @@ class SessionPipeline:
         # caller keeps the dict): the same scores, without re-folding each reorder buffer
         self.finals = finals if finals is not None else {}
 
-    def apply(self, effects: BatchEffects, events: list[Event]) -> None:
-        """Fold one entry's events into their sessions, then score those (sorted: a fixed order)."""
+    def apply(self, effects: BatchEffects, events: list[Event], defer: Collection[str] = ()) -> None:
+        """Fold one entry's events into their sessions, then score those (sorted: a fixed order).
+
+        ``defer``: sessions a later entry of the same batch touches again. Their score now
+        would be overwritten by that one, so it is skipped — unless the session has just
+        ended and the cohort has not learned from it: the cohort learns at the same entry as
+        without deferring, and every score sees the same cohort, so the stored scores are
+        the same whatever the batch boundaries (a backlog then scores a session once per
+        batch, not once per entry)."""
         by_session: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             by_session[event.session_id].append(event)
@@ -74,7 +93,16 @@ class SessionPipeline:
             if snapshot is None or not advance(snapshot, record.state, compacted, playback):
                 self.finals[session_id] = start_finalized(record.state, playback)
         for session_id in sorted(by_session):
-            self.score(effects, effects.records[session_id])
+            record = effects.records[session_id]
+            if session_id in defer and not self._ends_now(record):
+                continue
+            self.score(effects, record)
+
+    def _ends_now(self, record: SessionRecord) -> bool:
+        """Whether scoring the session now would teach the cohort (it ended, not yet learned)."""
+        snapshot = self.finals.get(record.state.session_id)
+        return snapshot is not None and not record.state.cohort_learned and \
+            snapshot.done.counts.get("session_end", 0) > 0
 
     def score(self, effects: BatchEffects, record: SessionRecord) -> None:
         """Score a session, let its course's online model see it, and summarise it."""

@@ -25,7 +25,7 @@ import msgspec
 from learnguard.detector.base import Detector
 from learnguard.detector.compose import model_evidence
 from learnguard.detector.linking import indexed_buckets
-from learnguard.detector.pipeline import BatchEffects, SessionPipeline
+from learnguard.detector.pipeline import BatchEffects, SessionPipeline, touched_later
 from learnguard.detector.policy import rules_from
 from learnguard.detector.records import SessionRecord
 from learnguard.detector.scoring import SessionScore
@@ -356,7 +356,10 @@ class Worker:
         dead: list[tuple[bytes, str, bytes]] = []
         last_id: bytes | None = None
         applied_events = 0
-        for entry_id, fields, events in todo:
+        # where each session is touched last (not in an entry about to become a dead letter)
+        later = touched_later([events if isinstance(events, list) and self.failures.get(entry_id, 0) <
+                               self.settings.max_deliveries else None for entry_id, _, events in todo])
+        for index, (entry_id, fields, events) in enumerate(todo):
             self._renew_if_due()
             if shard not in self.owned:
                 return None  # another worker has the shard now: nothing of this batch is stored
@@ -370,7 +373,7 @@ class Worker:
                 if isinstance(events, Exception):
                     raise events
                 _refuse_unreadable(events, unreadable)
-                pipeline.apply(effects, events)
+                pipeline.apply(effects, events, later[index])
             except Exception as exc:  # a bad entry or a bug must not stop the shard for good
                 self._failed(shard, entry_id, exc)
                 return None
