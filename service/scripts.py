@@ -21,8 +21,8 @@ caller holds the shard's lease. Returns how many sessions were compacted.
 return every id's owner: one call per kind of id (one hash, one slot) per request.
 
 ``TAKE_TOKEN``: a token bucket per API key, refilled at ``rate`` per second up to ``burst``,
-on the server's clock (every API process shares it); returns 0 when a token was taken, else
-the milliseconds until one will be there.
+on the server's clock (every API process shares it); takes up to ``wanted`` tokens and
+returns how many it took and, when none, the milliseconds until one will be there.
 
 ``APPEND_ONCE``: append each entry to a replay-index string (``sessions.replay_entry``)
 unless the string holds it already: a redone batch adds nothing. One key per call, so it
@@ -164,15 +164,18 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local wanted = tonumber(ARGV[3]) or 1
+local granted = 0
 local wait_ms = 0
 if tokens >= 1 then
-  tokens = tokens - 1
+  granted = math.min(wanted, math.floor(tokens))
+  tokens = tokens - granted
 else
   wait_ms = math.ceil((1 - tokens) * 1000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return wait_ms
+return {granted, wait_ms}
 """
 
 REQUEUE_DEAD = """

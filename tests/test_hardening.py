@@ -93,6 +93,28 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_others_do_not(store: 
         server.stop()
 
 
+def test_a_busy_key_takes_its_tokens_a_few_at_a_time_and_is_never_let_past_its_rate(store: Store) -> None:
+    """A platform key at 2,000 requests/s costs one script call per ~40 requests, not one per
+    request; a key hammered far beyond its rate gets no more than its burst plus its rate."""
+    limiter = store.limits
+    calls = [0]
+    take = limiter._take
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return take(*args, **kwargs)
+    limiter._take = counted
+    started = time.monotonic()
+    assert all(limiter.take("busy-platform", 2000.0, 4000.0) == 0 for _ in range(1000))
+    assert calls[0] <= 1000 / 40 + 5 or time.monotonic() - started > 0.5  # (a stalled machine lets leases lapse)
+
+    started = time.monotonic()
+    let_through = sum(limiter.take("hammered", 100.0, 50.0) == 0 for _ in range(20_000))
+    elapsed = time.monotonic() - started
+    assert 50 <= let_through <= 50 + 100 * elapsed + 2
+    assert limiter.take("hammered", 100.0, 50.0) >= 1  # refused with a wait
+
+
 def test_health_answers_503_when_the_store_is_down_and_errors_hide_store_internals() -> None:
     port = free_port()  # nothing listens there
     dead = Store(redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, socket_connect_timeout=0.5),
