@@ -45,36 +45,40 @@ def complete_scores(store: Store, records: list[SessionRecord], rules: Rules) ->
     model asked once for all of them (a model call costs milliseconds, whatever its rows)."""
     results: list[SessionScore] = []
     courses = []
-    for record in records:
+    model, envelope = store.registry.active()  # pointer re-read at most every 2 s: no round trip per score
+    known: dict[int, ModelEvidence] = {}  # what the active model said before, read with the context
+    for i, record in enumerate(records):
         state, score = record.state, record.score
         assert score is not None
         probe = probe_of(summary_of(state, score), rules.thresholds)
-        learner_course, device_sessions, raw_course, sight = store.sessions.context_of(
-            state.learner_id, state.course_id, state.devices[:2], probe)
+        stale = envelope is not None and evidence_missing([score], envelope.version)
+        learner_course, device_sessions, raw_course, sight, cached = store.sessions.context_of(
+            state.learner_id, state.course_id, state.devices[:2], probe,
+            (envelope.version, state.session_id) if envelope is not None and stale else None)
+        if cached is not None:
+            known[i] = cached
         summary = session_summary(state, score, learner_course)
         wanted = needed_accounts(state.session_id, summary, device_sessions, sight, rules.thresholds)
         others = store.sessions.learner_courses_of(wanted, state.course_id)  # a second trip only when linked
         course = rules.course(decode_course(raw_course))
         courses.append(course)
         results.append(in_context(state, score, learner_course, device_sessions, course, rules, sight, others))
-    model, envelope = store.registry.active()  # pointer re-read at most every 2 s: no round trip per score
     if model is None or envelope is None or not records:
         return results
     states = [record.state for record in records]
     evidence = [score.model_evidence for score in results]
-    missing = evidence_missing(results, envelope.version)
-    if missing:  # scored before the promotion: cached by an earlier read, or asked once and cached
-        keys = {i: (shard_of(states[i].learner_id, store.shards), states[i].session_id) for i in missing}
-        for i, known in zip(missing, store.sessions.cached_evidence(envelope.version, list(keys.values())),
-                            strict=True):
-            evidence[i] = known
-        unknown = [i for i in missing if evidence[i] is None]
+    # scored before the promotion: cached by an earlier read (read with the context above), or asked once and cached
+    for i in evidence_missing(results, envelope.version):
+        evidence[i] = known.get(i)
+    unknown = [i for i, found in enumerate(evidence) if found is None or found.version != envelope.version]
+    if unknown:
         asked = model_evidence([states[i] for i in unknown], [courses[i] for i in unknown], rules, model,
                                envelope.version)
-        for i, known in zip(unknown, asked, strict=True):
-            evidence[i] = known
-        store.sessions.cache_evidence(envelope.version, {keys[i]: known for i, known in zip(unknown, asked,
-                                                                                       strict=True)})
+        for i, found in zip(unknown, asked, strict=True):
+            evidence[i] = found
+        store.sessions.cache_evidence(envelope.version, {
+            (shard_of(states[i].learner_id, store.shards), states[i].session_id): found
+            for i, found in zip(unknown, asked, strict=True)})
     return with_models(states, results, cast(list[ModelEvidence], evidence), envelope)
 
 

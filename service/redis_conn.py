@@ -78,6 +78,7 @@ for i, key in ipairs(KEYS) do
   elseif op == 'hgetall' then out[i] = redis.call('HGETALL', key)
   elseif op == 'smembers' then out[i] = redis.call('SMEMBERS', key)
   elseif op == 'scard' then out[i] = redis.call('SCARD', key)
+  elseif string.sub(op, 1, 5) == 'hget:' then out[i] = redis.call('HGET', key, string.sub(op, 6))
   else out[i] = redis.call('GETRANGE', key, 0, tonumber(op) - 1) end
 end
 return out
@@ -88,7 +89,8 @@ READ_OPS = ("get", "hgetall", "smembers", "scard")
 
 def read_many(client: redis.Redis, reads: list[tuple[str, str]]) -> list[Any]:
     """The replies of read commands ``(op, key)`` — ``get``, ``hgetall`` (a dict), ``smembers``
-    (a set), ``scard``, or a number N for the first N bytes of a string — in one round trip.
+    (a set), ``scard``, ``hget:FIELD``, or a number N for the first N bytes of a string — in
+    one round trip.
 
     Why not a pipeline: on a score's hot path redis-py's per-command cost (packing, reply
     callbacks) outweighs the server's work several times over, and a score reads ~30 keys.
@@ -101,6 +103,8 @@ def read_many(client: redis.Redis, reads: list[tuple[str, str]]) -> list[Any]:
         for op, key in reads:
             if op in READ_OPS:
                 getattr(pipe, op)(key)
+            elif op.startswith("hget:"):
+                pipe.hget(key, op[5:])
             else:
                 pipe.getrange(key, 0, int(op) - 1)
         return cast(list[Any], pipe.execute())

@@ -274,23 +274,31 @@ class SessionIndex:
             moved += 1
         return moved
 
-    def context_of(self, learner_id: str, course_id: str, devices: list[str], probe: LinkProbe | None = None
-                   ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], bytes | None, LinkSight]:
+    def context_of(self, learner_id: str, course_id: str, devices: list[str], probe: LinkProbe | None = None,
+                   evidence: tuple[str, str] | None = None
+                   ) -> tuple[LearnerCourse | None, dict[str, SessionSummary], bytes | None, LinkSight,
+                              ModelEvidence | None]:
         """What the read-time detectors need, in one round trip: the learner x course record,
         the sessions of the given devices in the probe's weeks, the course's description (raw JSON), and what the
         linking index holds near the session (its network on the days around it, the course's
-        sessions that started near it, other sessions that paused or sought where it did)."""
+        sessions that started near it, other sessions that paused or sought where it did), and,
+        given ``evidence`` (model version, session), what that version said of the session
+        when a read asked it before (``cached_evidence``, without a round trip of its own)."""
         net_keys = [self.keys.network(probe.network, day) for day in probe.days] if probe and probe.network else []
         start_keys = [self.keys.starts(course_id, slot) for slot in probe.slots] if probe else []
         gesture_keys = [self.keys.gesture(course_id, video, bucket) for video, bucket in probe.buckets] \
             if probe else []
         device_keys = [self.keys.device(device, week) for device in devices for week in probe.weeks] if probe else []
+        shard = shard_of(learner_id, self.shards)
+        asked = [(f"hget:{evidence[1]}", self.keys.model_evidence(shard, evidence[0]))] if evidence else []
         raw_lc, raw_course, *rest = read_many(self.client, [
-            ("get", self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id)),
+            ("get", self.keys.learner_course(shard, learner_id, course_id)),
             ("get", self.keys.course(course_id)),
+            *asked,
             *[("hgetall", key) for key in device_keys],
             *[("hgetall", key) for key in net_keys + start_keys],
             *[("get", key) for key in gesture_keys]])
+        raw_evidence = rest.pop(0) if asked else None
         raw_devices, rest = rest[:len(device_keys)], rest[len(device_keys):]
         sessions: dict[str, SessionSummary] = {}
         for raw in raw_devices:
@@ -303,7 +311,8 @@ class SessionIndex:
         for raw in rest[len(net_keys) + len(start_keys):]:
             for entry in replay_entries(raw):
                 sight.gesture_hits[entry] = sight.gesture_hits.get(entry, 0) + 1
-        return (_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course, sight
+        return ((_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course, sight,
+                _decode_evidence(raw_evidence) if raw_evidence else None)
 
     def linked_sessions(self, course_id: str, records: list[LearnerCourse], farm_min_accounts: int) -> set[str]:
         """Sessions of ``records`` that the index links to others (a report reads only those
