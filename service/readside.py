@@ -51,7 +51,7 @@ def complete_scores(store: Store, records: list[SessionRecord], rules: Rules) ->
         state, score = record.state, record.score
         assert score is not None
         probe = probe_of(summary_of(state, score), rules.thresholds)
-        stale = envelope is not None and evidence_missing([score], envelope.version)
+        stale = envelope is not None and bool(evidence_missing([score], envelope.version))
         learner_course, device_sessions, raw_course, sight, cached = store.sessions.context_of(
             state.learner_id, state.course_id, state.devices[:2], probe,
             (envelope.version, state.session_id) if envelope is not None and stale else None)

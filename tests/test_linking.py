@@ -274,7 +274,7 @@ def test_a_score_on_a_shared_office_pc_reads_only_the_weeks_around_it(store) -> 
         store.sessions.index_sessions(shard_of(summary.learner_id, store.shards), {session_id: summary},
                                       {session_id: "pc-course"}, set())
     t = Rules().thresholds
-    _, on_device, _, _ = store.sessions.context_of("cadre-150", "pc-course", ["office-pc"],
+    _, on_device, _, _, _ = store.sessions.context_of("cadre-150", "pc-course", ["office-pc"],
                                                    probe_of(summaries["pc-s150"], t))
     me = summaries["pc-s150"]
     near = {sid for sid, s in summaries.items() if abs(s.first_ts - me.first_ts) <= t.sharing_day_s}
