@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "LEARNGUARD_REDIS_URL")
     )
+    # replicas that must hold an ingested batch before it is answered as accepted (Redis WAIT);
+    # unset: 1 behind Sentinel, else 0. The wait is bounded: past it the batch is answered 503
+    replica_acks: int | None = Field(default=None, ge=0)
+    replica_ack_timeout_ms: int = Field(default=1000, ge=1)
     data_dir: Path = Path(".learnguard")
     key_prefix: str = "lg"
     shards: int = Field(default=8, ge=1, le=1024)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote
 
 import redis
 from redis.cluster import ClusterPipeline, RedisCluster
 from redis.commands.core import Script
+from redis.sentinel import Sentinel
 
 from learnguard.settings import Settings
 
@@ -27,7 +30,11 @@ def connect(settings: Settings) -> redis.Redis:
     """A client for the configured store (binary replies; blobs are msgpack).
 
     A ``REDIS_URL`` naming a node of a Redis Cluster gives a cluster client (found by
-    asking the node, so a managed cluster's endpoint works as it is)."""
+    asking the node, so a managed cluster's endpoint works as it is); a
+    ``redis+sentinel://`` URL a client that asks Sentinel where the primary is, again after
+    every failover."""
+    if settings.redis_url and settings.redis_url.startswith(SENTINEL_SCHEME):
+        return _sentinel_primary(parse_sentinel_url(settings.redis_url))
     if settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
         if _cluster_enabled(client):
@@ -36,6 +43,65 @@ def connect(settings: Settings) -> redis.Redis:
             return cast(redis.Redis, cluster)
         return client
     return _embedded(settings)
+
+
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    """Where the Sentinels are and which primary (their ``service``) holds the store."""
+
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int = 0
+    password: str | None = None
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]``.
+
+    Why our own parsing: redis-py has no URL form for Sentinel, and the comma-separated
+    host list is not a URL authority ``urllib`` can split.
+
+    >>> parse_sentinel_url("redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2/learnguard/2")
+    SentinelTarget(sentinels=[('10.0.0.1', 26379), ('10.0.0.2', 26379)], service='learnguard', db=2, password='pw')
+    """
+    rest = url[len(SENTINEL_SCHEME):]
+    authority, _, path = rest.partition("/")
+    password = None
+    if "@" in authority:
+        credentials, _, authority = authority.rpartition("@")
+        password = unquote(credentials.partition(":")[2]) or None
+    sentinels = []
+    for node in filter(None, authority.split(",")):
+        host, _, port = node.rpartition(":") if ":" in node else (node, "", "26379")
+        sentinels.append((host, int(port or 26379)))
+    parts = [unquote(part) for part in path.split("/") if part]
+    if not sentinels or not parts:
+        raise ValueError(f"{url!r}: expected redis+sentinel://host:port[,host:port...]/service[/db]")
+    return SentinelTarget(sentinels, parts[0], int(parts[1]) if len(parts) > 1 else 0, password)
+
+
+def _sentinel_primary(target: SentinelTarget) -> redis.Redis:
+    """The primary's client: its pool asks the Sentinels for the primary on every new
+    connection, so after a failover the next call reaches the promoted replica."""
+    sentinel = Sentinel(target.sentinels, socket_timeout=2, sentinel_kwargs={"socket_timeout": 2})
+    return cast(redis.Redis, sentinel.master_for(target.service, db=target.db, password=target.password,
+                                                 decode_responses=False, health_check_interval=30,
+                                                 socket_timeout=10))
+
+
+def replicas_to_await(settings: Settings, client: redis.Redis) -> int:
+    """How many replicas must hold an ingested batch before it is answered as accepted:
+    ``replica_acks`` if set, else one behind Sentinel (a failover must not lose what a
+    platform was told was accepted) and none otherwise. A cluster is not awaited (WAIT
+    would reach only one node of a multi-node batch)."""
+    if is_cluster(client):
+        return 0
+    if settings.replica_acks is not None:
+        return settings.replica_acks
+    return 1 if (settings.redis_url or "").startswith(SENTINEL_SCHEME) else 0
 
 
 def _cluster_enabled(client: redis.Redis) -> bool:
@@ -66,6 +132,18 @@ def run_scripts(client: redis.Redis, calls: list[tuple[Any, list[str], list[Any]
     for script, keys, args in calls:
         script(keys=keys, args=args, client=pipe)
     return cast(list[Any], pipe.execute())
+
+
+def run_scripts_replicated(client: redis.Redis, calls: list[tuple[Any, list[str], list[Any]]], replicas: int,
+                           timeout_ms: int) -> tuple[list[Any], int]:
+    """``run_scripts``, then ``WAIT`` on the same connection (WAIT only counts the writes
+    of its own connection): the replies and how many replicas hold them."""
+    pipe = client.pipeline(transaction=False)
+    for script, keys, args in calls:
+        script(keys=keys, args=args, client=pipe)
+    pipe.execute_command("WAIT", replicas, timeout_ms)
+    *replies, acked = pipe.execute()
+    return replies, int(acked)
 
 
 # Reads of many keys in one call: ARGV[i] names the command for KEYS[i]. A hash comes back

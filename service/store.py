@@ -32,7 +32,7 @@ from learnguard.service.keys import LAYOUT_VERSION, Keys
 from learnguard.service.limits import RateLimiter
 from learnguard.service.offline import OfflineBook
 from learnguard.service.owners import OwnerBook
-from learnguard.service.redis_conn import connect, is_cluster, stop_embedded, used_memory
+from learnguard.service.redis_conn import connect, is_cluster, replicas_to_await, stop_embedded, used_memory
 from learnguard.service.registry import Registry
 from learnguard.service.rows import RowBook
 from learnguard.service.sessions import SessionIndex
@@ -72,6 +72,8 @@ class Store:
         """Connect and make sure the layout exists and matches the configured shards."""
         client = client if client is not None else connect(settings)
         store = cls(client, Keys(settings.key_prefix), settings.shards, ColdStore(settings.cold_path))
+        store.streams.replica_acks = replicas_to_await(settings, client)
+        store.streams.replica_ack_timeout_ms = settings.replica_ack_timeout_ms
         store.ensure_layout()
         return store
 

@@ -22,7 +22,7 @@ from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
 from learnguard.service import scripts, seen_filter
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
-from learnguard.service.redis_conn import is_cluster, read_many, run_scripts
+from learnguard.service.redis_conn import is_cluster, read_many, run_scripts, run_scripts_replicated
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class Streams:
         self._renew = client.register_script(scripts.RENEW_LEASE)
         self._release = client.register_script(scripts.RELEASE_LEASE)
         self._requeue = client.register_script(scripts.REQUEUE_DEAD)
+        self.replica_acks = 0        # replicas that must hold a batch before it counts as accepted
+        self.replica_ack_timeout_ms = 1000
 
     def ensure_groups(self) -> None:
         for shard in range(self.shards):
@@ -101,11 +103,21 @@ class Streams:
             order.append(indexes)
         fresh = [False] * len(events)
         try:
-            results = run_scripts(self.client, calls)
+            if self.replica_acks:
+                results, acked = run_scripts_replicated(self.client, calls, self.replica_acks,
+                                                        self.replica_ack_timeout_ms)
+            else:
+                results, acked = run_scripts(self.client, calls), 0
         except (redis.RedisError, RedisClusterException) as exc:
             log.error("ingest failed: %s", exc)  # the details stay in the log
             raise Unavailable("the event store did not take the whole batch; send it again (events it did take "
                               "are answered as duplicates)", retry_after=2) from exc
+        if acked < self.replica_acks:  # a failover now could lose the batch: not accepted yet
+            log.error("ingest: %d of %d replicas acknowledged within %d ms", acked, self.replica_acks,
+                      self.replica_ack_timeout_ms)
+            raise Unavailable(f"the batch reached {acked} of the {self.replica_acks} replicas it must reach "
+                              f"before it counts as accepted; send it again (events it did take are answered as "
+                              f"duplicates)", retry_after=2)
         for indexes, flags in zip(order, results, strict=True):
             for index, flag in zip(indexes, flags, strict=True):
                 fresh[index] = bool(flag)
