@@ -32,6 +32,7 @@ from learnguard.api.routes import (
 )
 from learnguard.api.schemas import install_openapi
 from learnguard.detector.policy import rules_from
+from learnguard.service.gc_pauses import settle
 from learnguard.service.redis_conn import revive_embedded
 from learnguard.service.reports import REFRESH_BATCH, refresh_rows
 from learnguard.service.store import Store
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
             thread = threading.Thread(target=worker.run, args=(stop,), name="learnguard-worker", daemon=True)
             thread.start()
             threads.append(thread)
+        if opened_here:  # a service process, not a library user's: see gc_pauses
+            settle()
         try:
             yield
         finally:

@@ -26,6 +26,7 @@ from fastapi import Depends, Request, Response
 from learnguard.api.report_answers import Answer
 from learnguard.detector.policy import Rules
 from learnguard.errors import Unavailable
+from learnguard.service.gc_pauses import settle
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 
@@ -134,6 +135,7 @@ def _open_report_process(settings: Settings) -> None:
     _RULES = rules_from(settings)
     start_row_refresher(_STORE, settings, threading.Event())
     start_webhook_sender(_STORE, settings, threading.Event())
+    settle()
 
 
 def _exit_with_parent() -> None:

@@ -100,6 +100,7 @@ def worker(verbose: bool = True,
     """Run one more stream worker against the same store (SIGTERM drains, a second exits)."""
     from prometheus_client import start_http_server
 
+    from learnguard.service.gc_pauses import settle
     from learnguard.service.store import Store
     from learnguard.service.worker import Worker
 
@@ -119,7 +120,9 @@ def worker(verbose: bool = True,
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        Worker(store, settings).run(stop)
+        running = Worker(store, settings)
+        settle()  # the worker's libraries and models stay for its life: see gc_pauses
+        running.run(stop)
     finally:
         store.close()
 

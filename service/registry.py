@@ -27,6 +27,7 @@ import redis
 from learnguard.errors import Conflict, NotFound, Unprocessable
 from learnguard.features.vector import FEATURE_NAMES
 from learnguard.models.batch import LIVE_KINDS, SessionModel
+from learnguard.service.gc_pauses import keep
 from learnguard.service.keys import Keys
 from learnguard.service.redis_conn import atomic_pipeline
 
@@ -175,6 +176,7 @@ class Registry:
                 else:
                     model, envelope = self.load(version)
                     cached = (version, model, envelope)
+                    keep(f"model {version}")
                 self._cache = cached
             self._checked = now
             return cached[1], cached[2]

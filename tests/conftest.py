@@ -21,6 +21,7 @@ import redis
 from learnguard.api.app import create_app
 from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
+from learnguard.service import gc_pauses
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 from learnguard.simulator.cohort import simulate_cohort
@@ -81,6 +82,15 @@ def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Sett
 
 def cleanup(store: Store) -> None:
     store.delete_all()
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_it_was() -> Iterator[None]:
+    """An app that opened its own store froze the test process's objects (``gc_pauses``):
+    give them back to the collector after the test."""
+    yield
+    if gc_pauses.settled():
+        gc_pauses.unsettle()
 
 
 @pytest.fixture(params=BACKENDS)
