@@ -96,8 +96,9 @@ def replicas_to_await(settings: Settings, client: redis.Redis) -> int:
     """How many replicas must hold an ingested batch before it is answered as accepted:
     ``replica_acks`` if set, else one behind Sentinel (a failover must not lose what a
     platform was told was accepted) and none otherwise. A cluster is not awaited (WAIT
-    would reach only one node of a multi-node batch)."""
-    if is_cluster(client):
+    would reach only one node of a multi-node batch), nor the embedded server (it has no
+    replicas: waiting for one would refuse every batch)."""
+    if is_cluster(client) or not settings.redis_url:
         return 0
     if settings.replica_acks is not None:
         return settings.replica_acks

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from learnguard.client import LearnGuardClient
 from learnguard.replay import score_all
 from learnguard.service.keys import shard_of
-from learnguard.service.redis_conn import parse_sentinel_url
+from learnguard.service.redis_conn import parse_sentinel_url, replicas_to_await
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 from learnguard.simulator.cohort import simulate_cohort
@@ -33,6 +34,16 @@ def test_sentinel_urls_name_every_sentinel_the_service_and_the_db() -> None:
     for wrong in ("redis+sentinel://10.0.0.1:26379", "redis+sentinel:///lg", "redis+sentinel://h:port/lg"):
         with pytest.raises(ValueError):
             parse_sentinel_url(wrong)
+
+
+def test_ingest_waits_for_a_replica_behind_sentinel_as_configured_and_never_on_the_embedded_server() -> None:
+    client = redis.Redis()  # not connected: only its kind is asked
+    sentinel = "redis+sentinel://10.0.0.1:26379/lg"
+    assert replicas_to_await(Settings(redis_url=sentinel), client) == 1
+    assert replicas_to_await(Settings(redis_url=sentinel, replica_acks=0), client) == 0
+    assert replicas_to_await(Settings(redis_url="redis://10.0.0.5:6379/0"), client) == 0
+    assert replicas_to_await(Settings(redis_url="redis://10.0.0.5:6379/0", replica_acks=2), client) == 2
+    assert replicas_to_await(Settings(redis_url=None, replica_acks=1), client) == 0  # it has no replicas
 
 
 @pytest.fixture
