@@ -59,7 +59,10 @@ class Settings(BaseSettings):
     # becomes a filter and its record moves to the cold store (README: Retention)
     compact: bool = True
     compact_after_s: float = Field(default=7 * 24 * 3600.0, gt=0)
-    compact_batch: int = Field(default=1000, ge=1)
+    compact_batch: int = Field(default=250, ge=1)
+    # compaction runs between batches of events for at most this long a round (at least one
+    # batch): a backlog of due sessions never stops event processing for seconds
+    compact_slice_ms: int = Field(default=100, ge=1)
     cold_dir: Path | None = None
 
     score_wait_s: float = Field(default=5.0, ge=0)

@@ -3,9 +3,12 @@ default) leaves hot memory. Its record goes to the cold store (Parquet), its key
 pointer; its dedup set becomes a seen filter (``seen_filter``) that still recognises
 every resend of its events as a duplicate.
 
-Run by the worker that owns the shard (in the trim round), guarded by the shard's lease,
-so it never races that shard's commits; an event that arrives for a session while it is
-being compacted keeps it live (``scripts.COMPACT`` checks its dedup set did not grow).
+Run by the worker that owns the shard, guarded by the shard's lease, so it never races
+that shard's commits, in slices of ``compact_slice_ms`` between batches of events: a
+backlog of due sessions (the sessions of a busy morning all turn 7 days old within the
+hour) is worked off over many rounds instead of stopping event processing while it
+lasts. An event that arrives for a session while it is being compacted keeps it live
+(``scripts.COMPACT`` checks its dedup set did not grow).
 A compacted session that receives a new event wakes: the worker reads its record back,
 applies the event and stores it live again; it is compacted again later, its filter kept.
 """
@@ -30,9 +33,12 @@ class Compactor:
         self.batch = batch
         self._compact = store.client.register_script(scripts.COMPACT)
 
-    def run(self, shard: int, owner: str, now: float | None = None) -> tuple[int, list[str]]:
-        """Compact every session of ``shard`` untouched for ``after_s``; returns how many were,
-        and the sessions it looked at (a worker drops them from its cache)."""
+    def run(self, shard: int, owner: str, now: float | None = None, until: float | None = None
+            ) -> tuple[int, list[str], bool]:
+        """Compact the sessions of ``shard`` untouched for ``after_s``, a batch at a time, until
+        none is left or the monotonic clock passes ``until`` (at least one batch either way).
+        Returns how many were compacted, the sessions it looked at (a worker drops them from
+        its cache), and whether more are due (the caller comes back for them)."""
         done = 0
         looked: list[str] = []
         while True:
@@ -40,7 +46,9 @@ class Compactor:
             done += max(0, compacted)
             looked += sessions
             if len(sessions) < self.batch or compacted <= 0:
-                return done, looked
+                return done, looked, False
+            if until is not None and time.monotonic() >= until:
+                return done, looked, True
 
     def _one_batch(self, shard: int, owner: str, now: float) -> tuple[int, list[str]]:
         keys = self.store.keys

@@ -85,6 +85,7 @@ class Worker:
         self.last_balance = self.last_renew = 0.0
         self.last_reclaim = time.monotonic()
         self.last_trim = time.monotonic()
+        self.compact_due: set[int] = set()  # owned shards with sessions due for compaction
         self.processed = 0
         self.errors_seen = 0
         self.isolating: dict[int, tuple[int, int]] = {}  # shard -> read one entry at a time up to this id
@@ -202,8 +203,10 @@ class Worker:
         if now - self.last_trim > self.settings.trim_interval_s:
             for shard in list(self.owned):
                 self.archive_and_trim(shard)
-                self.compact(shard)
+            self.compact_due |= self.owned
             self.last_trim = now
+        if self.compact_due:
+            self.compact_slice()
         if not self.owned:
             time.sleep(self.settings.worker_block_ms / 1000)
             return 0
@@ -224,11 +227,30 @@ class Worker:
                 archived += write_entries(self.settings.archive_path, shard, entries)
             self.streams.trim_through(shard, entries[-1][0])
 
-    def compact(self, shard: int, now: float | None = None) -> int:
-        """Compact the shard's sessions past their retry window (``service.compaction``)."""
+    def compact_slice(self) -> None:
+        """Compact the due sessions of owned shards for at most ``compact_slice_ms`` (at least
+        one batch), then go back to events; shards with more due stay in ``compact_due``."""
+        until = time.monotonic() + self.settings.compact_slice_ms / 1000
+        for shard in sorted(self.compact_due):
+            if shard in self.owned:
+                self.compact(shard, until=until)
+            else:
+                self.compact_due.discard(shard)
+            if time.monotonic() >= until:
+                return
+
+    def compact(self, shard: int, now: float | None = None, until: float | None = None) -> int:
+        """Compact the shard's sessions past their retry window (``service.compaction``), all
+        of them or until the monotonic ``until`` (the shard then stays in ``compact_due``);
+        returns how many were compacted."""
         if not self.settings.compact:
+            self.compact_due.discard(shard)
             return 0
-        done, looked = self.compactor.run(shard, self.worker_id, now)
+        done, looked, more = self.compactor.run(shard, self.worker_id, now, until)
+        if more:
+            self.compact_due.add(shard)
+        else:
+            self.compact_due.discard(shard)
         cached = self.cache.get(shard, {})
         for session_id in looked:
             self.finals.get(shard, {}).pop(session_id, None)
@@ -236,7 +258,7 @@ class Worker:
                 self._cached_total -= self.cache_sizes.pop((shard, session_id), 0)
         if done:
             metrics.SESSIONS_COMPACTED.inc(done)
-            log.info("shard %d: %d sessions compacted", shard, done)
+            log.info("shard %d: %d sessions compacted%s", shard, done, " (more due)" if more else "")
         return done
 
     def _read(self) -> dict[int, list[Entry]]:

@@ -217,3 +217,46 @@ def test_the_seen_filter_never_misses_and_rarely_mistakes_a_new_event() -> None:
     strangers = [rng.getrandbits(64) - 2**63 for _ in range(50_000)]
     mistaken = sum(seen_filter.holds(blob, s) for s in strangers) / len(strangers)
     assert mistaken < 0.03, mistaken  # 2.2 % expected with 8 bits and 5 hashes per event
+
+
+def test_a_backlog_of_due_sessions_is_compacted_in_slices_between_batches_of_events(
+        quiet_service: Service) -> None:
+    """Every session of a busy morning turns compactable within the hour, 7 days later: the
+    worker works the backlog off a slice at a time (here one batch of 4 per round) and
+    applies the events that keep arriving in the same rounds, instead of stopping them
+    until the whole backlog is compacted."""
+    store = quiet_service.store
+    settings = quiet_service.settings.model_copy(update={"compact_after_s": 1.0, "compact_batch": 4,
+                                                         "compact_slice_ms": 1, "trim_interval_s": 0.01})
+    cohort = simulate_cohort(learners=6, seed=11)
+    sessions = sorted(cohort.truth.sessions)
+    worker = Worker(store, settings)
+
+    def cold() -> int:
+        return sum(1 for sid in sessions for shard in range(store.shards)
+                   if is_cold(store.client.get(store.keys.session(shard, sid)) or b"\x00"))
+
+    with quiet_service.client("platform") as http:
+        for start in range(0, len(cohort.events), 1000):
+            http.post("/v1/events", json=cohort.events[start:start + 1000]).raise_for_status()
+        drain(worker, store)
+        time.sleep(1.2)  # every session of the cohort is now due
+        late = {"event_id": "late-1", "ts": "2026-03-02T09:00:00Z", "type": "page_view", "page": "intro",
+                "learner_id": "late-learner", "org_id": cohort.events[0]["org_id"],
+                "course_id": cohort.course_id, "session_id": "late-session"}
+        http.post("/v1/events", json=[late]).raise_for_status()
+        rounds = 0
+        while sum(s.lag for s in store.streams.shard_stats()) > 0:
+            worker.step()
+            rounds += 1
+            assert rounds < 10
+        compacted_when_applied = cold()
+        assert compacted_when_applied < len(sessions), "the new event waited for the whole backlog"
+        assert worker.compact_due, "the rest of the backlog is remembered"
+        while worker.compact_due:
+            worker.step()
+            rounds += 1
+            assert rounds < 10 * len(sessions)
+    assert cold() == len(sessions)
+    print(f"{len(sessions)} sessions due; the new event applied after {compacted_when_applied} were compacted; "
+          f"{rounds} rounds in all")
