@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from learnguard.api.app import create_app
 from learnguard.replay import replay, score_all
 from learnguard.server_thread import ServerThread
 from learnguard.service import gc_pauses
+from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 from learnguard.simulator.cohort import simulate_cohort
@@ -82,6 +84,16 @@ def make_settings(backend: str, embedded_dir: Path, **overrides: object) -> Sett
 
 def cleanup(store: Store) -> None:
     store.delete_all()
+
+
+def assert_applied_once(store: Store, scores: list[dict], events: list[dict]) -> None:
+    """Every event sent was accepted once and applied once: each session's score counts its
+    events, and its shard's accepted count equals what was sent (chaos tests end with this)."""
+    by_session = Counter(event["session_id"] for event in events)
+    assert {s["session_id"]: s["events"] for s in scores} == dict(by_session)
+    learners = {e["session_id"]: e["learner_id"] for e in events}
+    for session_id, count in by_session.items():
+        assert store.streams.accepted_counts(session_id) == {shard_of(learners[session_id], store.shards): count}
 
 
 @pytest.fixture(autouse=True)

@@ -15,11 +15,10 @@ from redis.commands.core import Script
 from learnguard.client import LearnGuardClient
 from learnguard.replay import replay, score_all
 from learnguard.service import redis_conn
-from learnguard.service.keys import shard_of
 from learnguard.service.redis_conn import is_cluster
 from learnguard.service.store import Store
 from learnguard.simulator.cohort import simulate_cohort
-from tests.conftest import CLUSTER, Service, make_settings, running_service
+from tests.conftest import CLUSTER, Service, assert_applied_once, make_settings, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -90,13 +89,7 @@ def migrate_while_sending(store: Store, service: Service) -> None:
     assert _port_of_slot(CLUSTER[0], key_slot(store.keys.shard_tag(0).encode())) == target
     with service.client("admin") as http:
         scores = score_all(http, list(cohort.truth.sessions))
-    by_session: dict[str, int] = {}
-    for event in events:
-        by_session[event["session_id"]] = by_session.get(event["session_id"], 0) + 1
-    assert {s["session_id"]: s["events"] for s in scores} == by_session  # each event applied once
-    for session_id, count in by_session.items():
-        learner = next(e["learner_id"] for e in events if e["session_id"] == session_id)
-        assert store.streams.accepted_counts(session_id) == {shard_of(learner, store.shards): count}
+    assert_applied_once(store, scores, events)
 
 
 def _slots_of(url: str, port: int) -> int:

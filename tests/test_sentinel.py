@@ -21,7 +21,7 @@ from learnguard.service.redis_conn import parse_sentinel_url, replicas_to_await
 from learnguard.service.store import Store
 from learnguard.settings import Settings
 from learnguard.simulator.cohort import simulate_cohort
-from tests.conftest import make_settings, running_service
+from tests.conftest import assert_applied_once, make_settings, running_service
 from tests.sentinel import LocalSentinel, available
 
 pytestmark = pytest.mark.integration
@@ -94,13 +94,7 @@ def test_a_failover_during_ingest_loses_no_accepted_event(sentinel_group: LocalS
                   f"{killed_at}; promoted {new} after {promoted_after:.1f} s")
             with service.client("admin") as http:
                 scores = score_all(http, list(cohort.truth.sessions))
-        by_session: dict[str, int] = {}
-        for event in events:
-            by_session[event["session_id"]] = by_session.get(event["session_id"], 0) + 1
-        assert {s["session_id"]: s["events"] for s in scores} == by_session  # each event applied once
-        learners = {e["session_id"]: e["learner_id"] for e in events}
-        for session_id, count in by_session.items():
-            assert store.streams.accepted_counts(session_id) == {shard_of(learners[session_id], store.shards): count}
+        assert_applied_once(store, scores, events)
     finally:
         store.delete_all()
         store.close()
