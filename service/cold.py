@@ -1,7 +1,7 @@
 """The cold store: the full records of compacted sessions, in Parquet, read back on demand.
 
 A compacted session keeps in Redis only a pointer (``COLD`` and the file's path, relative
-to the cold root) and its seen filter; everything else — its state with the playback
+to the cold root) and its seen mark; everything else — its state with the playback
 timeline, its score — is one row of ``{root}/{shard}/{YYYY-MM}/{batch}.parquet`` (columns
 ``session_id``, ``record``: the msgpack record as it was in Redis). A read of a cold session
 (its score, its timeline on the dashboard, a portrait) reads that row; nothing else
@@ -61,7 +61,7 @@ class ColdUnavailable(Unavailable):
 
     def __init__(self, session_id: str, problem: str) -> None:
         super().__init__(f"the archived record of session {session_id!r} cannot be read: {problem}; restore the "
-                         f"cold store's file from backup (the session's pointer and seen filter are kept in Redis)",
+                         f"cold store's file from backup (the session's pointer and seen mark are kept in Redis)",
                          session_id=session_id)
 
 

@@ -1,7 +1,11 @@
 """Compaction: a session nothing changed for ``compact_after_s`` (its retry window, 7 days by
 default) leaves hot memory. Its record goes to the cold store (Parquet), its key keeps a
-pointer; its dedup set becomes a seen filter (``seen_filter``) that still recognises
-every resend of its events as a duplicate.
+pointer; its dedup set becomes a seen mark (``seen_mark``: the count of its events and the
+time of its latest) that still recognises every resend of its events as a duplicate.
+Only a session whose record applied every event it accepted is compacted: an event still
+on its way (accepted, not yet applied) or dead-lettered would be under no mark, and its
+resend would count twice. Such a session stays live and is looked at again a retry
+window later (or sooner: applying the event touches it).
 
 Run by the worker that owns the shard, guarded by the shard's lease, so it never races
 that shard's commits, in slices of ``compact_slice_ms`` between batches of events: a
@@ -10,7 +14,8 @@ hour) is worked off over many rounds instead of stopping event processing while 
 lasts. An event that arrives for a session while it is being compacted keeps it live
 (``scripts.COMPACT`` checks its dedup set did not grow).
 A compacted session that receives a new event wakes: the worker reads its record back,
-applies the event and stores it live again; it is compacted again later, its filter kept.
+applies the event and stores it live again (its mark still answers for its older events);
+it is compacted again later, under a new mark.
 """
 
 from __future__ import annotations
@@ -18,9 +23,36 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from learnguard.service import scripts, seen_filter
+import msgspec
+
+from learnguard.service import scripts, seen_mark
 from learnguard.service.cold import ColdStore, is_cold, pointer_blob
 from learnguard.service.store import Store
+
+
+class _Progress(msgspec.Struct):
+    """The two fields of a session's state the compactor needs (the rest is skipped unread)."""
+
+    applied_events: int = 0
+    max_ts: float = 0.0
+
+
+class _RecordProgress(msgspec.Struct):
+    state: _Progress
+
+
+_progress = msgspec.msgpack.Decoder(_RecordProgress).decode
+
+
+def seen_value(record: bytes, ids: int, previous: bytes | None) -> bytes | None:
+    """The seen mark a session's record and dedup set come to, or None when the record has
+    not applied every event the session accepted (it must stay live)."""
+    progress = _progress(record).state
+    accepted = seen_mark.count_of(previous) + ids
+    if progress.applied_events != accepted:
+        return None
+    mark = max(seen_mark.millis(progress.max_ts), seen_mark.mark_of(previous) or 0)
+    return seen_mark.encode(accepted, mark)
 
 
 class Compactor:
@@ -59,22 +91,8 @@ class Compactor:
         if not due:
             return 0, []
         sessions = [member.decode() for member, _ in due]
-        pipe = client.pipeline(transaction=False)
-        for session_id in sessions:
-            pipe.get(keys.session(shard, session_id))
-            pipe.smembers(keys.event_ids(shard, session_id))
-            pipe.get(keys.seen(shard, session_id))
-        replies: list[Any] = pipe.execute()
-        records: dict[str, bytes] = {}
-        filters: dict[str, tuple[int, bytes]] = {}
-        for i, session_id in enumerate(sessions):
-            raw, ids, previous = replies[3 * i: 3 * i + 3]
-            if not raw or is_cold(raw):
-                continue
-            records[session_id] = raw
-            filters[session_id] = (len(ids), seen_filter.build(sorted(ids), previous))
+        records, marks = self._compactable(shard, sessions, now)
         if not records:
-            client.zrem(keys.touched(shard), *sessions)  # nothing left to compact of them
             return 0, sessions
         path = self.cold.write(shard, records)
         blob = pointer_blob(path)
@@ -84,7 +102,40 @@ class Compactor:
             name = member.decode()
             if name not in records:
                 continue
-            size, filter_blob = filters[name]
+            size, mark = marks[name]
             script_keys += [keys.session(shard, name), keys.event_ids(shard, name), keys.seen(shard, name)]
-            args += [name, str(int(score)), size, blob, filter_blob]
+            args += [name, str(int(score)), size, blob, mark]
         return int(self._compact(keys=script_keys, args=args)), sessions
+
+    def _compactable(self, shard: int, sessions: list[str], now: float
+                     ) -> tuple[dict[str, bytes], dict[str, tuple[int, bytes]]]:
+        """The due sessions' live records and their (dedup set size, seen mark), for those that
+        can be compacted. The others leave the compactor's list: already cold ones for good,
+        ones with an event not yet applied until a retry window from ``now``."""
+        keys = self.store.keys
+        pipe = self.store.client.pipeline(transaction=False)
+        for session_id in sessions:
+            pipe.get(keys.session(shard, session_id))
+            pipe.scard(keys.event_ids(shard, session_id))
+            pipe.get(keys.seen(shard, session_id))
+        replies: list[Any] = pipe.execute()
+        records: dict[str, bytes] = {}
+        marks: dict[str, tuple[int, bytes]] = {}
+        unfinished: dict[str, int] = {}
+        gone: list[str] = []
+        for i, session_id in enumerate(sessions):
+            raw, ids, previous = replies[3 * i: 3 * i + 3]
+            if not raw or is_cold(raw):
+                gone.append(session_id)
+            elif (mark := seen_value(raw, int(ids), previous)) is None:
+                unfinished[session_id] = int(now * 1000)
+            else:
+                records[session_id] = raw
+                marks[session_id] = (int(ids), mark)
+        pipe = self.store.client.pipeline(transaction=False)
+        if unfinished:
+            pipe.zadd(keys.touched(shard), unfinished, xx=True)  # type: ignore[arg-type]
+        if gone:
+            pipe.zrem(keys.touched(shard), *gone)
+        pipe.execute()
+        return records, marks

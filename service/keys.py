@@ -12,7 +12,7 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:stats                 hash   accepted / applied event counters (lag)
     {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
     {p}:{n}:sess:{session}        string session state blob (msgpack), or once compacted its cold pointer
-    {p}:{n}:seen:{session}        string a compacted session's event count and Bloom filter of its event ids
+    {p}:{n}:seen:{session}        string a compacted session's seen mark: event count, time of its latest event
     {p}:{n}:touched               zset   live session -> when a commit last changed it (ms; the compactor's list)
     {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)

@@ -3,8 +3,9 @@
 ``INGEST``: for each event, ``SADD`` its id digest to its session's dedup set; the events
 whose digest was new go to the shard stream as one entry (NDJSON). Dedup and append are
 one atomic step, so a retry after a lost ``202`` finds its events already there. A
-compacted session has no dedup set but a seen filter (``seen_filter``): a digest the
-filter holds is a duplicate, any other starts a new dedup set (the session wakes).
+compacted session has no dedup set but a seen mark (``seen_mark``): an event dated at or
+before the mark is a duplicate, a later one starts a new dedup set (the session wakes).
+A seen value written before marks is a Bloom filter of the ids and is still honoured.
 
 ``COMMIT``: refuses unless the caller still holds the shard's lease and the batch is
 newer than what was applied; then writes session blobs, the applied stream id, the
@@ -14,7 +15,7 @@ Acking inside the script means an entry is never acked without its effect stored
 
 ``COMPACT``: for each session, unless it was touched or sent an event since the compactor
 read it (its ``touched`` score and its dedup set's size still match), write its cold
-pointer and seen filter, drop its dedup set and its ``touched`` entry; only while the
+pointer and seen mark, drop its dedup set and its ``touched`` entry; only while the
 caller holds the shard's lease. Returns how many sessions were compacted.
 
 ``BIND_OWNERS``: for each (id, org) pair, bind the id to the org unless it is bound, and
@@ -38,7 +39,7 @@ INGEST = """
 local n = tonumber(ARGV[1])
 local payloads = {}
 local fresh = {}
-local filters = {}
+local seen = {}
 local function held(filter, digest)
   local text = string.gsub(digest, '-', '')
   local h1 = tonumber(string.sub(text, -9))
@@ -52,17 +53,31 @@ local function held(filter, digest)
   return true
 end
 for i = 0, n - 1 do
-  local index = tonumber(ARGV[2 + i * 3])
-  local digest = ARGV[3 + i * 3]
-  local filter = filters[index]
-  if filter == nil then
-    filter = redis.call('GET', KEYS[index + 1])
-    filters[index] = filter
+  local at = 2 + i * 4
+  local index = tonumber(ARGV[at])
+  local digest = ARGV[at + 1]
+  local prior = seen[index]
+  if prior == nil then
+    local value = redis.call('GET', KEYS[index + 1])
+    if not value then
+      prior = false
+    elseif string.byte(value, 1) == 109 then
+      prior = tonumber(string.match(value, ':(%d+)$'))
+    else
+      prior = value
+    end
+    seen[index] = prior
   end
-  if (filter and held(filter, digest)) or redis.call('SADD', KEYS[index], digest) == 0 then
+  local known = false
+  if type(prior) == 'number' then
+    known = tonumber(ARGV[at + 2]) <= prior
+  elseif prior then
+    known = held(prior, digest)
+  end
+  if known or redis.call('SADD', KEYS[index], digest) == 0 then
     fresh[i + 1] = 0
   else
-    payloads[#payloads + 1] = ARGV[4 + i * 3]
+    payloads[#payloads + 1] = ARGV[at + 3]
     fresh[i + 1] = 1
   end
 end

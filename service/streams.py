@@ -20,7 +20,7 @@ from redis.exceptions import RedisClusterException
 from learnguard.errors import Unavailable
 from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
-from learnguard.service import scripts, seen_filter
+from learnguard.service import scripts, seen_mark
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
 from learnguard.service.redis_conn import is_cluster, read_many, run_scripts, run_scripts_replicated
 
@@ -97,7 +97,8 @@ class Streams:
                 if key not in session_keys:
                     session_keys[key] = len(session_keys) + 3
                     session_keys[self.keys.seen(shard, event.session_id)] = 0  # after its dedup set
-                args += [session_keys[key], event_id_digest(event.event_id), encode_event(event)]
+                args += [session_keys[key], event_id_digest(event.event_id),
+                         seen_mark.event_millis(event.ts), encode_event(event)]
             key_list = [self.keys.events(shard), self.keys.stats(shard), *session_keys]
             calls.append((self._ingest, key_list, args))
             order.append(indexes)
@@ -125,18 +126,17 @@ class Streams:
 
     def accepted_counts(self, session_id: str) -> dict[int, int]:
         """Events accepted for a session, per shard that has any (one round trip): its
-        dedup set, plus what its seen filter counts if it was compacted."""
+        dedup set, plus what its seen mark counts if it was compacted."""
         return self.accepted_and_records(session_id, with_records=False)[0]
 
     def accepted_and_records(self, session_id: str, with_records: bool = True
                              ) -> tuple[dict[int, int], dict[int, bytes]]:
         """``accepted_counts``, and the session's stored record blob on each shard that has one,
         in the same round trip (a score needs both, one after the other)."""
-        head = str(seen_filter.HEADER)
         per_shard = 3 if with_records else 2
         reads: list[tuple[str, str]] = []
         for shard in range(self.shards):
-            reads += [("scard", self.keys.event_ids(shard, session_id)), (head, self.keys.seen(shard, session_id))]
+            reads += [("scard", self.keys.event_ids(shard, session_id)), ("get", self.keys.seen(shard, session_id))]
             if with_records:
                 reads.append(("get", self.keys.session(shard, session_id)))
         replies = read_many(self.client, reads)
@@ -144,7 +144,7 @@ class Streams:
         records: dict[int, bytes] = {}
         for shard in range(self.shards):
             ids, seen, *record = replies[per_shard * shard:per_shard * (shard + 1)]
-            if count := int(ids) + seen_filter.count_of(seen):
+            if count := int(ids) + seen_mark.count_of(seen):
                 counts[shard] = count
             if record and record[0]:
                 records[shard] = record[0]
