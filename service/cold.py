@@ -35,17 +35,29 @@ COLD = b"\xc1"  # never a msgpack byte: a stored record that starts with it is a
 
 
 class ColdPointer(msgspec.Struct, array_like=True):
-    """Where a compacted session's record is."""
+    """Where a compacted session's record is, and its seen mark (``seen_mark``): how many
+    events it accepted and the event time of its latest (epoch ms). Pointers written before
+    2026-11-30 hold the path alone (their session's seen key holds the rest)."""
 
     path: str
+    count: int | None = None
+    mark: int | None = None
 
 
 _encode_pointer = msgspec.msgpack.Encoder().encode
 _decode_pointer = msgspec.msgpack.Decoder(ColdPointer).decode
+POINTER_HEAD = 160  # bytes that always hold a whole pointer (its path is ~50 characters)
 
 
-def pointer_blob(path: str) -> bytes:
-    return COLD + _encode_pointer(ColdPointer(path))
+def pointer_blob(path: str, count: int | None = None, mark: int | None = None) -> bytes:
+    """The stored pointer (the ingest script reads it with ``cmsgpack``: keep it an array).
+
+    >>> pointer_of(pointer_blob("3/2026-11/f.parquet", 393, 1772330400123))
+    ColdPointer(path='3/2026-11/f.parquet', count=393, mark=1772330400123)
+    >>> len(pointer_blob("7/2026-11/" + "f" * 32 + ".parquet", 2**31, 4_102_444_800_000)) < POINTER_HEAD
+    True
+    """
+    return COLD + _encode_pointer(ColdPointer(path, count, mark))
 
 
 def is_cold(raw: bytes) -> bool:
@@ -54,6 +66,14 @@ def is_cold(raw: bytes) -> bool:
 
 def pointer_of(raw: bytes) -> ColdPointer:
     return _decode_pointer(raw[1:])
+
+
+def compacted_count(raw: bytes | None) -> int:
+    """Events a compacted session accepted, as its pointer holds them (0 for a live record, or
+    a pointer written before marks: its seen key holds the count)."""
+    if not raw or not is_cold(raw):
+        return 0
+    return pointer_of(raw).count or 0
 
 
 class ColdUnavailable(Unavailable):

@@ -1,7 +1,8 @@
 """Compaction: a session nothing changed for ``compact_after_s`` (its retry window, 7 days by
 default) leaves hot memory. Its record goes to the cold store (Parquet), its key keeps a
 pointer; its dedup set becomes a seen mark (``seen_mark``: the count of its events and the
-time of its latest) that still recognises every resend of its events as a duplicate.
+time of its latest), kept in the pointer, that still recognises every resend of its events
+as a duplicate.
 Only a session whose record applied every event it accepted is compacted: an event still
 on its way (accepted, not yet applied) or dead-lettered would be under no mark, and its
 resend would count twice. Such a session stays live and is looked at again a retry
@@ -14,8 +15,9 @@ hour) is worked off over many rounds instead of stopping event processing while 
 lasts. An event that arrives for a session while it is being compacted keeps it live
 (``scripts.COMPACT`` checks its dedup set did not grow).
 A compacted session that receives a new event wakes: the worker reads its record back,
-applies the event and stores it live again (its mark still answers for its older events);
-it is compacted again later, under a new mark.
+applies the event and stores it live again; its mark, copied to the session's seen key
+when the worker reads the record back, still answers for its older events. It is compacted
+again later, under a new mark (back in the pointer; the seen key goes).
 """
 
 from __future__ import annotations
@@ -44,15 +46,16 @@ class _RecordProgress(msgspec.Struct):
 _progress = msgspec.msgpack.Decoder(_RecordProgress).decode
 
 
-def seen_value(record: bytes, ids: int, previous: bytes | None) -> bytes | None:
-    """The seen mark a session's record and dedup set come to, or None when the record has
-    not applied every event the session accepted (it must stay live)."""
+def seen_value(record: bytes, ids: int, previous: bytes | None) -> tuple[int, int] | None:
+    """The seen mark (events accepted, event time of the latest in ms) a session's record,
+    dedup set and seen key (``previous``: set while a compacted session is woken) come to,
+    or None when the record has not applied every event the session accepted (it must
+    stay live)."""
     progress = _progress(record).state
     accepted = seen_mark.count_of(previous) + ids
     if progress.applied_events != accepted:
         return None
-    mark = max(seen_mark.millis(progress.max_ts), seen_mark.mark_of(previous) or 0)
-    return seen_mark.encode(accepted, mark)
+    return accepted, max(seen_mark.millis(progress.max_ts), seen_mark.mark_of(previous) or 0)
 
 
 class Compactor:
@@ -95,20 +98,19 @@ class Compactor:
         if not records:
             return 0, sessions
         path = self.cold.write(shard, records)
-        blob = pointer_blob(path)
         script_keys = [keys.lease(shard), keys.touched(shard)]
         args: list[Any] = [owner]
         for member, score in due:
             name = member.decode()
             if name not in records:
                 continue
-            size, mark = marks[name]
+            size, (count, mark) = marks[name]
             script_keys += [keys.session(shard, name), keys.event_ids(shard, name), keys.seen(shard, name)]
-            args += [name, str(int(score)), size, blob, mark]
+            args += [name, str(int(score)), size, pointer_blob(path, count, mark)]
         return int(self._compact(keys=script_keys, args=args)), sessions
 
     def _compactable(self, shard: int, sessions: list[str], now: float
-                     ) -> tuple[dict[str, bytes], dict[str, tuple[int, bytes]]]:
+                     ) -> tuple[dict[str, bytes], dict[str, tuple[int, tuple[int, int]]]]:
         """The due sessions' live records and their (dedup set size, seen mark), for those that
         can be compacted. The others leave the compactor's list: already cold ones for good,
         ones with an event not yet applied until a retry window from ``now``."""
@@ -120,7 +122,7 @@ class Compactor:
             pipe.get(keys.seen(shard, session_id))
         replies: list[Any] = pipe.execute()
         records: dict[str, bytes] = {}
-        marks: dict[str, tuple[int, bytes]] = {}
+        marks: dict[str, tuple[int, tuple[int, int]]] = {}
         unfinished: dict[str, int] = {}
         gone: list[str] = []
         for i, session_id in enumerate(sessions):

@@ -11,8 +11,9 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:applied               string last applied stream id of the shard
     {p}:{n}:stats                 hash   accepted / applied event counters (lag)
     {p}:{n}:ids:{session}         set    int64 digests of accepted event ids (dedup)
-    {p}:{n}:sess:{session}        string session state blob (msgpack), or once compacted its cold pointer
-    {p}:{n}:seen:{session}        string a compacted session's seen mark: event count, time of its latest event
+    {p}:{n}:sess:{session}        string session state blob (msgpack), or once compacted its cold pointer (with
+                                         its seen mark: event count, time of its latest event)
+    {p}:{n}:seen:{session}        string a woken compacted session's older seen mark (or a Bloom filter of old)
     {p}:{n}:touched               zset   live session -> when a commit last changed it (ms; the compactor's list)
     {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
     {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)

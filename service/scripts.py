@@ -3,8 +3,10 @@
 ``INGEST``: for each event, ``SADD`` its id digest to its session's dedup set; the events
 whose digest was new go to the shard stream as one entry (NDJSON). Dedup and append are
 one atomic step, so a retry after a lost ``202`` finds its events already there. A
-compacted session has no dedup set but a seen mark (``seen_mark``): an event dated at or
-before the mark is a duplicate, a later one starts a new dedup set (the session wakes).
+compacted session has no dedup set but a seen mark (``seen_mark``), held in its cold
+pointer, or, once the worker woke it, in its seen key: an event dated at or before the mark
+is a duplicate, a later one starts a new dedup set (the session wakes). The pointer's head
+is read first (``GETRANGE``), so a live session's record is never copied into the script.
 A seen value written before marks is a Bloom filter of the ids and is still honoured.
 
 ``COMMIT``: refuses unless the caller still holds the shard's lease and the batch is
@@ -15,8 +17,9 @@ Acking inside the script means an entry is never acked without its effect stored
 
 ``COMPACT``: for each session, unless it was touched or sent an event since the compactor
 read it (its ``touched`` score and its dedup set's size still match), write its cold
-pointer and seen mark, drop its dedup set and its ``touched`` entry; only while the
-caller holds the shard's lease. Returns how many sessions were compacted.
+pointer (which holds its seen mark), drop its dedup set, its seen key (a woken session's
+copy of its older mark) and its ``touched`` entry; only while the caller holds the
+shard's lease. Returns how many sessions were compacted.
 
 ``BIND_OWNERS``: for each (id, org) pair, bind the id to the org unless it is bound, and
 return every id's owner: one call per kind of id (one hash, one slot) per request.
@@ -61,6 +64,10 @@ for i = 0, n - 1 do
     local value = redis.call('GET', KEYS[index + 1])
     if not value then
       prior = false
+      if redis.call('GETRANGE', KEYS[index + 2], 0, 0) == '\\193' then
+        local pointer = cmsgpack.unpack(string.sub(redis.call('GET', KEYS[index + 2]), 2))
+        if pointer[3] then prior = tonumber(pointer[3]) end
+      end
     elseif string.byte(value, 1) == 109 then
       prior = tonumber(string.match(value, ':(%d+)$'))
     else
@@ -137,12 +144,11 @@ for i = 3, #KEYS, 3 do
   local session, touched, size = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
   if redis.call('ZSCORE', KEYS[2], session) == touched and redis.call('SCARD', KEYS[i + 1]) == size then
     redis.call('SET', KEYS[i], ARGV[at + 3])
-    redis.call('SET', KEYS[i + 2], ARGV[at + 4])
-    redis.call('DEL', KEYS[i + 1])
+    redis.call('DEL', KEYS[i + 1], KEYS[i + 2])
     redis.call('ZREM', KEYS[2], session)
     done = done + 1
   end
-  at = at + 5
+  at = at + 4
 end
 return done
 """

@@ -1,10 +1,12 @@
 """What replaces a compacted session's dedup set: the count of events it accepted and its
-high-water mark, the event time of its latest event (epoch milliseconds).
+high-water mark, the event time of its latest event (epoch milliseconds). Both are kept in
+its cold pointer (``cold.ColdPointer``); while a new event has woken the session, its
+older mark is in its seen key, in the form below.
 
 Why a mark and not a filter of ids: a compacted session's events all lie at or before its
 mark, so every resend of one of them (same event, same time) is recognised as a duplicate
-without keeping anything per event — 20 bytes where a Bloom filter took a byte per event
-(~400 B a session, the largest thing a compacted session kept). A really new event of a
+without keeping anything per event — two numbers where a Bloom filter took a byte per event
+(~400 B a session, plus a key of its own: the largest thing a compacted session kept). A really new event of a
 compacted session comes after its mark (a page visit's events are sent in time order: the
 tracker's queue goes oldest first) and wakes it, applied once. What the mark gives up:
 an event that is new *and* dated at or before the mark, arriving after the retry window,
@@ -18,9 +20,9 @@ Ingest (``scripts.INGEST``, in Lua) and compaction (Python) must agree on an eve
 to the millisecond: both take ``millis`` of the same epoch seconds (an event's ``ts`` as
 ``epoch_seconds`` gives it; the record's ``max_ts`` is the largest of those).
 
-Layout: ``m<count>:<mark>`` in ASCII. A value not starting with ``m`` is a Bloom filter
-written before marks (4-byte big-endian count, then the filter) and is still honoured by
-ingest; re-compaction replaces it with a mark.
+A seen key's layout: ``m<count>:<mark>`` in ASCII. A value not starting with ``m`` is a
+Bloom filter written by compaction before marks (4-byte big-endian count, then the filter)
+and is still honoured by ingest; re-compaction replaces it with a mark in the pointer.
 """
 
 from __future__ import annotations

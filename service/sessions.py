@@ -28,7 +28,7 @@ from learnguard.detector.linking import (
 )
 from learnguard.detector.records import LearnerCourse, SessionRecord, SessionSummary
 from learnguard.detector.scoring import ModelEvidence
-from learnguard.service import scripts
+from learnguard.service import scripts, seen_mark
 from learnguard.service.cold import ColdStore, ColdUnavailable, is_cold, pointer_of
 from learnguard.service.keys import Keys, shard_of
 from learnguard.service.redis_conn import mget_any, read_many, run_scripts
@@ -96,13 +96,30 @@ class SessionIndex:
         raw = cast(bytes | None, self.client.get(self.keys.session(shard, session_id)))
         return self.decode_records({session_id: raw}).get(session_id) if raw else None
 
-    def load_records(self, shard: int, session_ids: list[str], unreadable: dict[str, str] | None = None
-                     ) -> dict[str, SessionRecord]:
-        """Stored records; see ``decode_records`` for ``unreadable``."""
+    def load_records(self, shard: int, session_ids: list[str], unreadable: dict[str, str] | None = None,
+                     waking: bool = False) -> dict[str, SessionRecord]:
+        """Stored records; see ``decode_records`` for ``unreadable``.
+
+        ``waking`` (the worker, about to apply new events to them): a compacted session's
+        seen mark is first copied from its pointer to its seen key, so that the mark still
+        answers for its older events once the live record replaces the pointer."""
         if not session_ids:
             return {}
         raws = cast(list[Any], self.client.mget([self.keys.session(shard, sid) for sid in session_ids]))
+        if waking:
+            self._keep_marks(shard, dict(zip(session_ids, raws, strict=True)))
         return self.decode_records(dict(zip(session_ids, raws, strict=True)), unreadable)
+
+    def _keep_marks(self, shard: int, raws: dict[str, bytes | None]) -> None:
+        marks = {session_id: pointer_of(raw) for session_id, raw in raws.items() if raw and is_cold(raw)}
+        marks = {session_id: pointer for session_id, pointer in marks.items() if pointer.mark is not None}
+        if not marks:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for session_id, pointer in marks.items():  # NX: a seen key there already holds at least as much
+            pipe.set(self.keys.seen(shard, session_id), seen_mark.encode(pointer.count or 0, pointer.mark or 0),
+                     nx=True)
+        pipe.execute()
 
     def decode_records(self, raws: dict[str, bytes | None], unreadable: dict[str, str] | None = None
                        ) -> dict[str, SessionRecord]:

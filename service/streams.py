@@ -21,6 +21,7 @@ from learnguard.errors import Unavailable
 from learnguard.features.compact import event_id_digest
 from learnguard.features.events import Event, encode_event
 from learnguard.service import scripts, seen_mark
+from learnguard.service.cold import POINTER_HEAD, compacted_count
 from learnguard.service.keys import STREAM_GROUP, Keys, shard_of
 from learnguard.service.redis_conn import is_cluster, read_many, run_scripts, run_scripts_replicated
 
@@ -97,6 +98,7 @@ class Streams:
                 if key not in session_keys:
                     session_keys[key] = len(session_keys) + 3
                     session_keys[self.keys.seen(shard, event.session_id)] = 0  # after its dedup set
+                    session_keys[self.keys.session(shard, event.session_id)] = 0  # and its seen key
                 args += [session_keys[key], event_id_digest(event.event_id),
                          seen_mark.event_millis(event.ts), encode_event(event)]
             key_list = [self.keys.events(shard), self.keys.stats(shard), *session_keys]
@@ -133,21 +135,20 @@ class Streams:
                              ) -> tuple[dict[int, int], dict[int, bytes]]:
         """``accepted_counts``, and the session's stored record blob on each shard that has one,
         in the same round trip (a score needs both, one after the other)."""
-        per_shard = 3 if with_records else 2
+        record_op = "get" if with_records else str(POINTER_HEAD)  # without: a pointer's mark is all it needs
         reads: list[tuple[str, str]] = []
         for shard in range(self.shards):
-            reads += [("scard", self.keys.event_ids(shard, session_id)), ("get", self.keys.seen(shard, session_id))]
-            if with_records:
-                reads.append(("get", self.keys.session(shard, session_id)))
+            reads += [("scard", self.keys.event_ids(shard, session_id)), ("get", self.keys.seen(shard, session_id)),
+                      (record_op, self.keys.session(shard, session_id))]
         replies = read_many(self.client, reads)
         counts: dict[int, int] = {}
         records: dict[int, bytes] = {}
         for shard in range(self.shards):
-            ids, seen, *record = replies[per_shard * shard:per_shard * (shard + 1)]
-            if count := int(ids) + seen_mark.count_of(seen):
+            ids, seen, record = replies[3 * shard:3 * (shard + 1)]
+            if count := int(ids) + (seen_mark.count_of(seen) if seen else compacted_count(record)):
                 counts[shard] = count
-            if record and record[0]:
-                records[shard] = record[0]
+            if with_records and record:
+                records[shard] = record
         return counts, records
 
     # -- dead letters -----------------------------------------------------------------

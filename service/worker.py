@@ -304,7 +304,7 @@ class Worker:
         wanted = {e.session_id for events in decoded for e in events}
         unreadable: dict[str, str] = {}  # compacted sessions whose cold file cannot be read now
         effects.records.update(self.store.sessions.load_records(shard, sorted(wanted - set(effects.records)),
-                                                                unreadable))
+                                                                unreadable, waking=True))
         pairs = sorted({(e.learner_id, e.course_id) for events in decoded for e in events})
         effects.learner_courses = self.store.sessions.load_learner_courses(shard, pairs)
         indexed = {sid: indexed_buckets(summary) for lc in effects.learner_courses.values()

@@ -12,7 +12,7 @@ import pytest
 
 from learnguard.features.compact import event_id_digest
 from learnguard.service import seen_mark
-from learnguard.service.cold import ColdStore, is_cold, pointer_of
+from learnguard.service.cold import ColdStore, is_cold, pointer_blob, pointer_of
 from learnguard.service.keys import shard_of
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
@@ -99,6 +99,9 @@ def test_a_compacted_session_answers_as_before_and_knows_its_events(quiet_servic
                 "page": "notice"}
         assert http.post("/v1/events", json=[late]).json()["accepted"] == 1
         drain(worker, store)
+        shard = shard_of(cohort_learner(cohort, sid), store.shards)
+        assert not is_cold(store.client.get(store.keys.session(shard, sid)) or b"")
+        assert seen_mark.mark_of(store.client.get(store.keys.seen(shard, sid))) == last["ts"]
         woken = http.post(f"/v1/sessions/{sid}/score").json()
         assert woken["events"] == before[sid]["events"] + 1
         assert http.post("/v1/events", json=[late]).json()["duplicates"] == 1
@@ -231,8 +234,10 @@ def test_a_session_with_an_event_on_its_way_is_not_compacted_under_a_mark_that_m
     worker.shutdown()
 
 
-def test_a_seen_mark_is_twenty_bytes_whatever_the_session_and_knows_every_event_it_covers(
+def test_a_compacted_session_keeps_only_its_pointer_whose_mark_knows_every_event_it_covers(
         quiet_service: Service) -> None:
+    """500 events or 5, a compacted session's dedup set becomes two numbers in its pointer;
+    resends in any order are all duplicates."""
     store = quiet_service.store
     worker = Worker(store, quiet_service.settings)
     start = 1_772_330_400_000
@@ -244,8 +249,9 @@ def test_a_seen_mark_is_twenty_bytes_whatever_the_session_and_knows_every_event_
         drain(worker, store)
         assert compact_all(worker, store) == 1
         shard = shard_of("marked", store.shards)
-        mark = store.client.get(store.keys.seen(shard, "long"))
-        assert mark == seen_mark.encode(500, start + 499 * 15_000) and len(mark) <= 20
+        pointer = pointer_of(store.client.get(store.keys.session(shard, "long")))
+        assert (pointer.count, pointer.mark) == (500, start + 499 * 15_000)
+        assert store.client.exists(store.keys.seen(shard, "long"), store.keys.event_ids(shard, "long")) == 0
         resent = http.post("/v1/events", json=list(reversed(events))).json()
         assert (resent["accepted"], resent["duplicates"]) == (0, 500)
     worker.shutdown()
@@ -280,13 +286,17 @@ def test_a_session_compacted_before_marks_still_knows_its_events_and_gets_a_mark
         drain(worker, store)
         assert compact_all(worker, store) == 1
         digests = [event_id_digest(e["event_id"]) for e in events[:5]]
+        path = pointer_of(store.client.get(store.keys.session(shard, "old"))).path
+        store.client.set(store.keys.session(shard, "old"), pointer_blob(path))  # as written then: the path alone
         store.client.set(store.keys.seen(shard, "old"), legacy_filter(digests))
         assert http.post("/v1/events", json=events[:5]).json()["duplicates"] == 5
         assert http.post("/v1/sessions/old/score").json()["events"] == 5
         assert http.post("/v1/events", json=events[5:]).json()["accepted"] == 1
         drain(worker, store)
         assert compact_all(worker, store) == 1
-        assert store.client.get(store.keys.seen(shard, "old")) == seen_mark.encode(6, events[5]["ts"])
+        pointer = pointer_of(store.client.get(store.keys.session(shard, "old")))
+        assert (pointer.count, pointer.mark) == (6, events[5]["ts"])
+        assert not store.client.exists(store.keys.seen(shard, "old"))
         assert http.post("/v1/events", json=events).json()["duplicates"] == 6
         assert http.post("/v1/sessions/old/score").json()["events"] == 6
     worker.shutdown()
