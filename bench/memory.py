@@ -3,7 +3,8 @@
     .venv/bin/python bench/memory.py [--learners 60] [--seed 7]
 
 A simulated cohort (v1.1: media deliveries and challenges, ~390 events a session) goes
-through the real ingest script and a real worker; the streams are then trimmed (as the
+through the real ingest script (after binding its ids to their orgs, as HTTP ingest does)
+and a real worker; the streams are then trimmed (as the
 archiver does after the retention window) and every key of the deployment is measured with
 ``MEMORY USAGE``, grouped by family. Then every session is compacted (as the worker does
 once its retry window has passed) and measured again. The projection: a year of
@@ -73,7 +74,11 @@ def measure(learners: int, seed: int, redis_url: str | None = None) -> MemoryRep
         events = sorted(cohort.events, key=lambda e: e["ts"])
         decode = msgspec.json.Decoder(list[Event]).decode
         for start in range(0, len(events), 1000):
-            store.streams.ingest(decode(msgspec.json.encode(events[start:start + 1000])))
+            batch = decode(msgspec.json.encode(events[start:start + 1000]))
+            # what HTTP ingest does first: bind each new session, learner and course id to its org
+            store.owners.bind((kind, identifier, e.org_id) for e in batch for kind, identifier in
+                              (("session", e.session_id), ("learner", e.learner_id), ("course", e.course_id)))
+            store.streams.ingest(batch)
         worker = Worker(store, settings)
         while sum(s.lag for s in store.streams.shard_stats()) > 0:
             worker.step()

@@ -22,14 +22,17 @@ again later, under a new mark (back in the pointer; the seen key goes).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, cast
 
 import msgspec
 
-from learnguard.service import scripts, seen_mark
+from learnguard.service import metrics, scripts, seen_mark
 from learnguard.service.cold import ColdStore, is_cold, pointer_blob
 from learnguard.service.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class _Progress(msgspec.Struct):
@@ -136,6 +139,10 @@ class Compactor:
                 marks[session_id] = (int(ids), mark)
         pipe = self.store.client.pipeline(transaction=False)
         if unfinished:
+            metrics.SESSIONS_KEPT_LIVE.inc(len(unfinished))
+            log.warning("shard %d: %d sessions past their retry window kept live, an event they accepted not applied "
+                        "(dead letters? `learnguard dead-letters list`): %s", shard, len(unfinished),
+                        ", ".join(sorted(unfinished)[:5]))
             pipe.zadd(keys.touched(shard), unfinished, xx=True)  # type: ignore[arg-type]
         if gone:
             pipe.zrem(keys.touched(shard), *gone)

@@ -22,3 +22,6 @@ SCORE_LATENCY = Histogram(
 )
 SESSIONS_COMPACTED = Counter("learnguard_sessions_compacted_total",
                              "Sessions moved to the cold store after their retry window")
+SESSIONS_KEPT_LIVE = Counter("learnguard_sessions_kept_live_total",
+                             "Sessions past their retry window left live because an event they accepted is not "
+                             "applied (dead-lettered, or still on its way); looked at again a retry window later")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from learnguard.features.compact import event_id_digest
 from learnguard.service import seen_mark
@@ -225,7 +226,9 @@ def test_a_session_with_an_event_on_its_way_is_not_compacted_under_a_mark_that_m
         http.post("/v1/events", json=events[:3]).raise_for_status()
         drain(worker, store)
         http.post("/v1/events", json=events[3:]).raise_for_status()  # accepted, not applied
+        kept = REGISTRY.get_sample_value("learnguard_sessions_kept_live_total") or 0
         assert compact_all(worker, store) == 0
+        assert REGISTRY.get_sample_value("learnguard_sessions_kept_live_total") == kept + 1  # an operator sees it
         drain(worker, store)
         worker.balance()
         assert sum(worker.compact(shard, now=time.time() + 3 * LATER) for shard in range(store.shards)) == 1
