@@ -7,7 +7,8 @@ The last line says ``bench: all targets held`` or ``bench: short: …`` with eac
 
 1. ingest throughput over real HTTP: batches of 1,000 events, 4 client threads, the
    service in its own process (``learnguard serve --workers 0``);
-2. worker throughput of one process draining what step 1 put on the streams;
+2. worker throughput of one process draining what step 1 put on the streams, and two
+   ``learnguard worker`` processes against one draining a backlog (``bench/workers.py``);
 3. score and challenge latency p50/p99 at a steady 500 requests/s each, and the API process's
    CPU time per request (the load comes from wrk when installed: bench/load.py says why);
 4. Redis memory per 500-event session (session blob + dedup set, after the stream is trimmed);
@@ -206,6 +207,12 @@ def measure_all(args: argparse.Namespace) -> list[Row]:
         rate = len(events) / elapsed
         rows.append(("worker, one process", f"{rate:,.0f} events/s", "≥ 40,000", rate >= 40_000))
         worker.shutdown()
+        import workers  # imports this module's session_events: imported here, not at the top
+        backlog = 300_000 if args.check else 600_000
+        one, two = (workers.drain_rate(n, backlog, data_dir, settings.redis_url) for n in (1, 2))
+        rows.append((f"worker scale-out: 2 `learnguard worker` processes against 1, draining {backlog:,} events",
+                     f"{two / one:.2f}× ({one:,.0f} → {two:,.0f} events/s; {os.cpu_count()} cores shared with "
+                     f"Redis)", "≥ 1.8×", two / one >= 1.8))
         def score(http: httpx.Client, n: int) -> None:
             http.post(f"/v1/sessions/{sessions[n % len(sessions)]}/score").raise_for_status()
 

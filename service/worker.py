@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 _decode_events = msgspec.json.Decoder(list[Event]).decode
 COURSE_CACHE_S = 5.0
 MAX_BACKOFF_S = 5.0  # longest wait between rounds while the store is unreachable
+PEER_CHECK_S = 0.25  # how often a busy worker asks whether workers joined or left (one ZCOUNT)
 Decoded = tuple[bytes, dict[bytes, bytes], list[Event] | Exception]  # an entry: id, fields, events or error
 
 
@@ -83,6 +84,8 @@ class Worker:
         self.courses: dict[str, tuple[float, CourseInfo]] = {}
         self.cohorts: dict[tuple[int, str], CohortBaseline] = {}
         self.last_balance = self.last_renew = 0.0
+        self.live_at_balance = 0  # live workers the last balance shared the shards among
+        self.last_peer_check = 0.0
         self.last_reclaim = time.monotonic()
         self.last_trim = time.monotonic()
         self.compact_due: set[int] = set()  # owned shards with sessions due for compaction
@@ -95,7 +98,7 @@ class Worker:
     # -- ownership --------------------------------------------------------------------
     def balance(self) -> None:
         """Renew leases, then take or give back shards so live workers share them evenly."""
-        live = max(1, self.streams.heartbeat(self.worker_id, self.settings.lease_ms))
+        live = self.live_at_balance = max(1, self.streams.heartbeat(self.worker_id, self.settings.lease_ms))
         held = set(self.streams.renew_leases(sorted(self.owned), self.worker_id, self.settings.lease_ms))
         for shard in self.owned - held:
             self._drop(shard, "lease lost")
@@ -192,10 +195,43 @@ class Worker:
         log.info("worker %s stopped after %d events", self.worker_id, self.processed)
 
     def step(self) -> int:
-        """One round: keep leases fresh, read a batch per owned shard, apply and commit it."""
+        """One round: keep leases fresh, read a batch per owned shard, apply and commit it.
+
+        Shares are rebalanced between one shard's batch and the next, not only between
+        rounds: working off a backlog, a round is up to ``worker_batch`` entries of every
+        shard it owns (a worker that started first holds them all: 8 shards × 62,500 events
+        took the whole 6-second drain of a 300,000-event backlog, while a worker that
+        joined a moment later waited with none). A shard given away mid-round is skipped;
+        the entries read for it are claimed by its new owner."""
         now = time.monotonic()
-        if now - self.last_balance > self.settings.lease_ms / 3000 or not self.owned:
+        if self._balance_due(now):
             self.balance()
+        self._housekeeping(now)
+        if not self.owned:
+            time.sleep(self.settings.worker_block_ms / 1000)
+            return 0
+        done = 0
+        for shard, entries in self._read().items():
+            if self._balance_due(time.monotonic()):
+                self.balance()
+            if shard in self.owned:
+                done += self._process(shard, entries)
+        return done
+
+    def _balance_due(self, now: float) -> bool:
+        """A third of a lease since the last balance, or (asked at most every
+        ``PEER_CHECK_S``) a worker joined or left since: a joining worker then gets its
+        shards within a fraction of a second plus one shard's batch."""
+        if now - self.last_balance > self.settings.lease_ms / 3000 or not self.owned:
+            return True
+        if now - self.last_peer_check < PEER_CHECK_S:
+            return False
+        self.last_peer_check = now
+        return self.streams.live_workers(self.settings.lease_ms) != self.live_at_balance
+
+    def _housekeeping(self, now: float) -> None:
+        """What a round does besides events, each when it is due: claim entries other workers
+        left idle, archive and trim the streams, compact a slice of due sessions."""
         if now - self.last_reclaim > self.settings.reclaim_idle_ms / 1000:
             for shard in list(self.owned):
                 self._claim_idle(shard, self.settings.reclaim_idle_ms)
@@ -207,13 +243,6 @@ class Worker:
             self.last_trim = now
         if self.compact_due:
             self.compact_slice()
-        if not self.owned:
-            time.sleep(self.settings.worker_block_ms / 1000)
-            return 0
-        done = 0
-        for shard, entries in self._read().items():
-            done += self._process(shard, entries)
-        return done
 
     def archive_and_trim(self, shard: int) -> int:
         """Archive applied entries past the retention window to Parquet, then trim them."""

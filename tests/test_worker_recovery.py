@@ -126,6 +126,50 @@ def test_a_worker_that_lost_its_lease_writes_nothing(backend: str, embedded_dir,
         cleanup(store)
 
 
+def test_a_worker_that_joins_during_a_backlog_gets_its_share_after_one_shard_batch(
+        backend: str, embedded_dir, cohort_events, reference, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scale-out under a backlog: the worker that started first holds every shard, and a
+    round of it is a batch of each. The one that joins must not wait for that round: the
+    first gives shards back between one shard's batch and the next (here each batch "takes
+    longer" than the balance interval), skips the batches it read for them, and the new
+    owner claims those entries. Every event is applied once, as by one worker alone."""
+    settings = make_settings(backend, embedded_dir)
+    store = Store.open(settings)
+    try:
+        ingest_in_chunks(store, cohort_events)
+        first = Worker(store, settings, worker_id="first")
+        first.balance()
+        assert len(first.owned) == store.shards
+        second = Worker(store, settings, worker_id="second")
+        second.balance()  # alive now, but every shard is leased
+        assert not second.owned
+        processed: list[int] = []
+        process = first._process
+
+        def a_long_batch(shard: int, entries: list) -> int:
+            processed.append(shard)
+            first.last_balance = float("-inf")  # the batch outlasted the balance interval
+            return process(shard, entries)
+
+        monkeypatch.setattr(first, "_process", a_long_batch)
+        first.step()
+        assert len(first.owned) == store.shards // 2
+        assert set(processed) <= first.owned and len(processed) < store.shards, processed
+        second.step()
+        assert len(second.owned) == store.shards // 2 and second.processed > 0
+        monkeypatch.undo()
+        deadline = time.monotonic() + 120
+        while sum(s.lag for s in store.streams.shard_stats()) > 0:
+            assert time.monotonic() < deadline, "workers did not catch up"
+            first.step()
+            second.step()
+        stats = store.streams.shard_stats()
+        assert sum(s.applied for s in stats) == sum(s.accepted for s in stats) and sum(s.dead for s in stats) == 0
+        assert all_records(store, set(reference)) == reference
+    finally:
+        cleanup(store)
+
+
 def test_a_poisoned_entry_goes_to_the_dead_letter_stream_and_the_shard_moves_on(store: Store, settings) -> None:
     store.client.xadd(store.keys.events(0), {"n": 1, "e": b'{"not": "an event"'})
     store.client.hincrby(store.keys.stats(0), "accepted", 1)
