@@ -194,12 +194,22 @@ def after_kill(at: float, kills: list[float]) -> bool:
     return any(k <= at < k + RECOVERY_S for k in kills)
 
 
-def recovery_times(lags: list[tuple[float, float]], kills: list[float]) -> list[float]:
-    """Per kill: seconds until a probe's lag (posted after the kill) is back under 1 s."""
+def recovery_times(lags: list[tuple[float, float]], kills: list[float], span: int) -> list[float]:
+    """Per kill: seconds until the lag is back under 1 s on every shard — the answer of the
+    last probe of 1 s or more posted after the kill before ``span`` probes in a row (the
+    probes rotate over the shards: give twice the shard count) are all under 1 s; 0 when
+    the first ``span`` already are. (Until 2026-11-30 this took the *first* probe under
+    1 s, which a shard the killed worker did not own gives at once: it could say 0 s while
+    another shard still waited.)"""
     out = []
     for k in kills:
-        back = [at + lag - k for at, lag in lags if at >= k and lag < 1.0]
-        out.append(min(back) if back else float("inf"))
+        after = [(at, lag) for at, lag in lags if at >= k]
+        clean = next((i for i in range(len(after) - span + 1)
+                      if all(lag < 1.0 for _, lag in after[i:i + span])), None)
+        if clean is None:
+            out.append(float("inf"))
+            continue
+        out.append(max([at + lag - k for at, lag in after[:clean] if lag >= 1.0], default=0.0))
     return out
 
 
@@ -288,7 +298,7 @@ def main() -> None:  # noqa: C901 - one script, read top to bottom
     total = sum(seen.sent.values())
     quiet_lags = [lag for at, lag in seen.lags if not after_kill(at, seen.kills)]
     quiet_scores = [s for at, s in seen.scores if not after_kill(at, seen.kills)]
-    recoveries = recovery_times(seen.lags, seen.kills)
+    recoveries = recovery_times(seen.lags, seen.kills, 2 * settings.shards)
     warm = [(m, n) for at, m, n in seen.memory if at - started >= args.warm_up_s]
     growth = (warm[-1][0] - warm[0][0]) / max(1e-9, (len(warm) - 1) * 5 / 60) if len(warm) > 1 else float("nan")
     # sessions keep starting and (once compacted) keep a few hundred bytes each, for good:
