@@ -98,7 +98,7 @@ class Streams:
                 if key not in session_keys:
                     session_keys[key] = len(session_keys) + 3
                     session_keys[self.keys.seen(shard, event.session_id)] = 0  # after its dedup set
-                    session_keys[self.keys.session(shard, event.session_id)] = 0  # and its seen key
+                    session_keys[self.keys.session(shard, event.session_id)] = 0  # its record (a pointer holds a mark)
                 args += [session_keys[key], event_id_digest(event.event_id),
                          seen_mark.event_millis(event.ts), encode_event(event)]
             key_list = [self.keys.events(shard), self.keys.stats(shard), *session_keys]
