@@ -31,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import session_events  # noqa: E402
+from run import session_events, start_service  # noqa: E402
+from workers import print_rates  # noqa: E402
 
 from learnguard.server_thread import free_port  # noqa: E402
 from learnguard.service.store import Store  # noqa: E402
@@ -76,11 +77,9 @@ def ingest_rate(processes: int, seconds: float, data_dir: Path, files: Path) -> 
     key, _ = store.apikeys.create("platform", "zhejiang", "ingest bench")
     port = free_port()
     env = {**os.environ, "LEARNGUARD_DATA_DIR": str(data_dir), "LEARNGUARD_KEY_PREFIX": prefix}
-    service = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--port", str(port), "--workers", "0",
-                                "--processes", str(processes), "--no-verbose"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = start_service(env, port, "--processes", str(processes),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_healthy(port)
         started = time.monotonic()
         out = subprocess.run(["wrk", "-t4", "-c16", f"-d{seconds:g}s", "-s", str(files / "ingest.lua"),
                               f"http://127.0.0.1:{port}", "--", str(files / "body.json"), key],
@@ -101,18 +100,6 @@ def ingest_rate(processes: int, seconds: float, data_dir: Path, files: Path) -> 
         store.close()
 
 
-def wait_healthy(port: int) -> None:
-    import httpx
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("service did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--processes", default="1,2")
@@ -129,10 +116,7 @@ def main() -> None:
         rates = {n: ingest_rate(n, args.seconds, data_dir, files) for n in (int(x) for x in args.processes.split(","))}
     finally:
         keep.close()
-    one = rates.get(1)
-    for n, rate in rates.items():
-        ratio = f" ({rate / one:.2f}× one)" if one and n != 1 else ""
-        print(f"{n} API process(es): {rate:,.0f} events/s accepted{ratio}   [target ≥ 150,000 with several]")
+    print_rates(rates, "API process(es)", "events/s accepted", "target ≥ 150,000 with several")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -70,9 +71,10 @@ def session_events(session: str, learner: str, count: int) -> list[dict]:
     return events
 
 
-def start_service(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_service(env: dict[str, str], port: int, *extra: str, **popen: Any) -> subprocess.Popen:
+    """``learnguard serve --workers 0`` (plus ``extra`` arguments), once it answers /health."""
     proc = subprocess.Popen([sys.executable, "-m", "learnguard.cli", "serve", "--port", str(port),
-                             "--workers", "0", "--no-verbose"], env=env)
+                             "--workers", "0", "--no-verbose", *extra], env=env, **popen)
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:

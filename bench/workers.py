@@ -79,10 +79,15 @@ def main() -> None:
                  for n in (int(x) for x in args.processes.split(","))}
     finally:
         keep.close()
+    print_rates(rates, "worker process(es)", "events/s")
+
+
+def print_rates(rates: dict[int, float], what: str, unit: str, target: str = "") -> None:
+    """One line per count of processes, with its ratio to one process (and the target)."""
     one = rates.get(1)
     for n, rate in rates.items():
         ratio = f" ({rate / one:.2f}× one)" if one and n != 1 else ""
-        print(f"{n} worker process(es): {rate:,.0f} events/s{ratio}")
+        print(f"{n} {what}: {rate:,.0f} {unit}{ratio}" + (f"   [{target}]" if target else ""))
 
 
 if __name__ == "__main__":

@@ -122,6 +122,13 @@ def answer(reply: httpx.Response) -> dict:
     return {k: v for k, v in reply.json().items() if k != "scored_at"}
 
 
+def page_views(prefix: str, learner: str, session: str, count: int, step_ms: int = 5000) -> list[dict]:
+    """``count`` page views of one session, ``step_ms`` apart from 2026-03-01 02:00 UTC, ids ``prefix-i``."""
+    return [{"event_id": f"{prefix}-{i}", "ts": 1_772_330_400_000 + i * step_ms, "type": "page_view", "page": "p",
+             "learner_id": learner, "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": session}
+            for i in range(count)]
+
+
 def cohort_learner(cohort, session_id: str) -> str:  # type: ignore[no-untyped-def]
     return next(e["learner_id"] for e in cohort.events if e["session_id"] == session_id)
 
@@ -129,9 +136,7 @@ def cohort_learner(cohort, session_id: str) -> str:  # type: ignore[no-untyped-d
 def test_a_session_that_receives_an_event_while_being_compacted_stays_live(
         quiet_service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     store, settings = quiet_service.store, quiet_service.settings
-    events = [{"event_id": f"r-{i}", "ts": 1_772_330_400_000 + i * 5000, "type": "page_view", "page": "p",
-               "learner_id": "racer", "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": "race"}
-              for i in range(4)]
+    events = page_views("r", "racer", "race", 4)
     worker = Worker(store, settings)
     with quiet_service.client("platform") as http:
         http.post("/v1/events", json=events[:3]).raise_for_status()
@@ -218,9 +223,7 @@ def test_a_session_with_an_event_on_its_way_is_not_compacted_under_a_mark_that_m
     would cover it: compacting then would take its resend for a new event and count it
     twice. The session stays live until the event is applied, then compacts."""
     store, settings = quiet_service.store, quiet_service.settings
-    events = [{"event_id": f"w-{i}", "ts": 1_772_330_400_000 + i * 5000, "type": "page_view", "page": "p",
-               "learner_id": "waiter", "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": "waiting"}
-              for i in range(4)]
+    events = page_views("w", "waiter", "waiting", 4)
     worker = Worker(store, settings)
     with quiet_service.client("platform") as http:
         http.post("/v1/events", json=events[:3]).raise_for_status()
@@ -244,9 +247,7 @@ def test_a_compacted_session_keeps_only_its_pointer_whose_mark_knows_every_event
     store = quiet_service.store
     worker = Worker(store, quiet_service.settings)
     start = 1_772_330_400_000
-    events = [{"event_id": f"m-{i}", "ts": start + i * 15_000, "type": "page_view", "page": "p",
-               "learner_id": "marked", "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": "long"}
-              for i in range(500)]
+    events = page_views("m", "marked", "long", 500, step_ms=15_000)
     with quiet_service.client("platform") as http:
         http.post("/v1/events", json=events).raise_for_status()
         drain(worker, store)
@@ -280,9 +281,7 @@ def test_a_session_compacted_before_marks_still_knows_its_events_and_gets_a_mark
     replaces the filter with a mark that counts both."""
     store = quiet_service.store
     worker = Worker(store, quiet_service.settings)
-    events = [{"event_id": f"o-{i}", "ts": 1_772_330_400_000 + i * 5000, "type": "page_view", "page": "p",
-               "learner_id": "elder", "org_id": "zhejiang/hdu", "course_id": "c1", "session_id": "old"}
-              for i in range(6)]
+    events = page_views("o", "elder", "old", 6)
     shard = shard_of("elder", store.shards)
     with quiet_service.client("platform") as http:
         http.post("/v1/events", json=events[:5]).raise_for_status()
