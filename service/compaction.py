@@ -2,7 +2,8 @@
 default) leaves hot memory. Its record goes to the cold store (Parquet), its key keeps a
 pointer; its dedup set becomes a seen mark (``seen_mark``: the count of its events and the
 time of its latest), kept in the pointer, that still recognises every resend of its events
-as a duplicate.
+as a duplicate. Its summary moves from its learner x course record's live part to the
+compressed archive part (``sessions.archive_summaries``; readers merge the two).
 Only a session whose record applied every event it accepted is compacted: an event still
 on its way (accepted, not yet applied) or dead-lettered would be under no mark, and its
 resend would count twice. Such a session stays live and is looked at again a retry
@@ -36,8 +37,10 @@ log = logging.getLogger(__name__)
 
 
 class _Progress(msgspec.Struct):
-    """The two fields of a session's state the compactor needs (the rest is skipped unread)."""
+    """The fields of a session's state the compactor needs (the rest is skipped unread)."""
 
+    learner_id: str = ""
+    course_id: str = ""
     applied_events: int = 0
     max_ts: float = 0.0
 
@@ -101,6 +104,11 @@ class Compactor:
         if not records:
             return 0, sessions
         path = self.cold.write(shard, records)
+        by_pair: dict[tuple[str, str], set[str]] = {}
+        for name, raw in records.items():
+            state = _progress(raw).state
+            by_pair.setdefault((state.learner_id, state.course_id), set()).add(name)
+        self.store.sessions.archive_summaries(shard, owner, by_pair)
         script_keys = [keys.lease(shard), keys.touched(shard)]
         args: list[Any] = [owner]
         for member, score in due:

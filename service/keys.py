@@ -16,7 +16,8 @@ deployment (tests use a random one and delete it afterwards).
     {p}:{n}:seen:{session}        string a woken compacted session's older seen mark (or a Bloom filter of old)
     {p}:{n}:touched               zset   live session -> when a commit last changed it (ms; the compactor's list)
     {p}:{n}:chal:{session}        hash   challenges issued to the session and the first answer to each
-    {p}:{n}:lc:{course}:{learner} string learner x course summary of sessions (msgpack)
+    {p}:{n}:lc:{course}:{learner} string learner x course summary of its live sessions (msgpack)
+    {p}:{n}:lcz:{course}:{learner} string the summaries of its compacted sessions (zlib-compressed msgpack)
     {p}:{n}:cohort:{course}       string cohort baseline of the shard's learners (river)
     {p}:{n}:mev:{version}         hash   session -> a model version's evidence, for sessions scored before
                                          its promotion (30 days)
@@ -25,8 +26,10 @@ deployment (tests use a random one and delete it afterwards).
                                          (layout 3; layout 2 kept one hash per device: device:{device})
     {p}:net:{network}:{day}       hash   session -> its place mark, per /24 network and UTC day (linking)
     {p}:starts:{course}:{slot}    hash   session -> learner, start, network, browser, per 10-minute slot (farms)
-    {p}:gpos:{course}:{video}:{b} string "\x1e learner \x1f session token" of each session that paused/sought
-                                         at this 5 s position bucket (replays; layout 2, was the set gest:)
+    {p}:gpos5:{course}:{video}:{k} hash  5 s position bucket b (k = b // 60: 5 minutes of the video) ->
+                                         "\x1e learner \x1f session token" of each session that paused or sought
+                                         there (replays; layout 4; was the string gpos:{course}:{video}:{b},
+                                         and before layout 2 the set gest:)
     {p}:{n}:courses:{learner}     set    courses a learner has sessions in
     {p}:roster:{course}           set    learners with sessions in a course
     {p}:rasch:{course}            string the course's Rasch fit (JSON, cached with a TTL)
@@ -73,8 +76,10 @@ import zlib
 from dataclasses import dataclass
 
 STREAM_GROUP = "workers"
-LAYOUT_VERSION = "3"  # 2: the replay index became strings (gpos:) instead of sets (gest:);
-#                       3: a device's sessions are kept per week (dweek:) instead of in one hash (device:)
+LAYOUT_VERSION = "4"  # 2: the replay index became strings (gpos:) instead of sets (gest:);
+#                       3: a device's sessions are kept per week (dweek:) instead of in one hash (device:);
+#                       4: the replay index's strings are fields of a hash per 5 minutes of video (gpos5:)
+GESTURE_BLOCK = 60  # 5 s position buckets per replay-index hash: 5 minutes of a video
 
 
 def shard_of(learner_id: str, shards: int) -> int:
@@ -135,6 +140,9 @@ class Keys:
     def learner_course(self, shard: int, learner_id: str, course_id: str) -> str:
         return f"{self.shard_tag(shard)}:lc:{course_id}:{learner_id}"
 
+    def learner_course_archive(self, shard: int, learner_id: str, course_id: str) -> str:
+        return f"{self.shard_tag(shard)}:lcz:{course_id}:{learner_id}"
+
     def cohort(self, shard: int, course_id: str) -> str:
         return f"{self.shard_tag(shard)}:cohort:{course_id}"
 
@@ -173,7 +181,13 @@ class Keys:
         return f"{self.prefix}:starts:{course_id}:{slot}"
 
     def gesture(self, course_id: str, video_id: str, bucket: int) -> str:
-        return f"{self.prefix}:gpos:{course_id}:{video_id}:{bucket}"
+        """The replay-index hash that holds a 5 s position bucket (its field: ``str(bucket)``)."""
+        return f"{self.prefix}:gpos5:{course_id}:{video_id}:{bucket // GESTURE_BLOCK}"
+
+    def legacy_gesture_strings(self) -> str:
+        """The pattern of layout 3's one replay-index string per bucket, which ``ensure_layout``
+        moves into ``gesture`` hashes."""
+        return f"{self.prefix}:gpos:*"
 
     def legacy_gestures(self) -> str:
         """The pattern of layout 1's replay-index sets, which ``ensure_layout`` moves to ``gesture``."""

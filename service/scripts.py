@@ -28,9 +28,9 @@ return every id's owner: one call per kind of id (one hash, one slot) per reques
 on the server's clock (every API process shares it); takes up to ``wanted`` tokens and
 returns how many it took and, when none, the milliseconds until one will be there.
 
-``APPEND_ONCE``: append each entry to a replay-index string (``sessions.replay_entry``)
-unless the string holds it already: a redone batch adds nothing. One key per call, so it
-stays in one slot on a cluster.
+``APPEND_ONCE``: append each entry to its field (a 5 s position bucket) of a replay-index
+hash (``sessions.replay_entry``) unless the field holds it already: a redone batch adds
+nothing. One key per call, so it stays in one slot on a cluster.
 
 ``REQUEUE_DEAD``: move dead letters back onto their shard's stream (after the cause was
 fixed, e.g. a cold file restored): each entry's events go back as a new entry, the dead
@@ -153,6 +153,29 @@ end
 return done
 """
 
+# Move compacted sessions' summaries from a learner x course record's live part to its archive
+# (``sessions.SessionIndex.archive_summaries``), under the shard's lease, and only where
+# neither part changed since the compactor read them (else that pair is left as it was: its
+# summaries stay live, which every reader merges the same).
+# KEYS[1] the lease, then per pair its live part and its archive; ARGV[1] the owner, then per
+# pair the parts as read ('' when absent) and as they become.
+ARCHIVE_SUMMARIES = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local done = 0
+local at = 2
+for i = 2, #KEYS, 2 do
+  if (redis.call('GET', KEYS[i]) or '') == ARGV[at] and (redis.call('GET', KEYS[i + 1]) or '') == ARGV[at + 1] then
+    redis.call('SET', KEYS[i], ARGV[at + 2])
+    redis.call('SET', KEYS[i + 1], ARGV[at + 3])
+    done = done + 1
+  end
+  at = at + 4
+end
+return done
+"""
+
 RENEW_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -223,14 +246,13 @@ return moved
 """
 
 APPEND_ONCE = """
-local held = redis.call('GET', KEYS[1]) or ''
 local added = 0
-for _, entry in ipairs(ARGV) do
-  if not string.find(held, entry, 1, true) then
-    held = held .. entry
+for i = 1, #ARGV, 2 do
+  local held = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+  if not string.find(held, ARGV[i + 1], 1, true) then
+    redis.call('HSET', KEYS[1], ARGV[i], held .. ARGV[i + 1])
     added = added + 1
   end
 end
-if added > 0 then redis.call('SET', KEYS[1], held) end
 return added
 """

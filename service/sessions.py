@@ -8,6 +8,7 @@ side and the reports only read.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
@@ -41,7 +42,37 @@ _decode_record = msgspec.msgpack.Decoder(SessionRecord).decode
 _decode_mark = msgspec.msgpack.Decoder(StartMark).decode
 _decode_place_mark = msgspec.msgpack.Decoder(PlaceMark).decode
 _decode_evidence = msgspec.msgpack.Decoder(ModelEvidence).decode
+_decode_summaries = msgspec.msgpack.Decoder(dict[str, SessionSummary]).decode
 EVIDENCE_TTL_S = 30 * 86400
+
+
+# A learner x course record is kept in two parts. ``lc``: the summaries of its live sessions,
+# which the worker rewrites at every batch that touches one of them; ``lcz``: those of its
+# compacted sessions, zlib-compressed, written only by the compactor. Why: a compacted
+# session's summary never changes again (until a new event wakes it: its new summary then
+# goes to ``lc`` and is the one read), compresses to a third (its ids and browser builds
+# repeat), and a cadre's year of sessions in a course is no longer rewritten whole by every
+# heartbeat of today's. Readers get both parts merged (``merged_learner_course``).
+def archive_blob(summaries: dict[str, SessionSummary]) -> bytes:
+    """The compacted sessions' summaries as ``lcz`` keeps them."""
+    return zlib.compress(_encode(summaries), 6)
+
+
+def archived_summaries(raw: bytes | None) -> dict[str, SessionSummary]:
+    return _decode_summaries(zlib.decompress(raw)) if raw else {}
+
+
+def merged_learner_course(raw_live: bytes | None, raw_archive: bytes | None) -> LearnerCourse | None:
+    """A learner x course record whole: its compacted sessions' summaries, then its live ones
+    (a woken session's newer summary wins over the one archived when it was compacted)."""
+    if not raw_live:
+        return None
+    record = _decode_lc(raw_live)
+    if raw_archive:
+        sessions = archived_summaries(raw_archive)
+        sessions.update(record.sessions)
+        record.sessions = sessions
+    return record
 
 
 def decode_record(raw: bytes) -> SessionRecord:
@@ -56,10 +87,13 @@ def _decode_place(raw: bytes) -> SessionSummary:
         return _decode_summary(raw)
 
 
-# The replay index: one string per (course, video, 5 s bucket) of entries "\x1e learner \x1f
-# token" appended once each. Why a string, not a set: a set member costs ~60 bytes of hash
-# table around a ~25-byte id (and most buckets hold one or two sessions), an entry here its
-# own ~20 bytes; the index keeps every pause and seek for good (replays of old sessions).
+# The replay index: per (course, video, 5 s bucket) a string of entries "\x1e learner \x1f
+# token" appended once each, kept as a field of one hash per 5 minutes of the video
+# (``Keys.gesture``). Why a string, not a set: a set member costs ~60 bytes of hash table
+# around a ~25-byte id (and most buckets hold one or two sessions), an entry here its own
+# ~20 bytes. Why a hash of 60 buckets, not a key per bucket: a key's own overhead (~90 bytes)
+# outweighed its one or two entries. The index keeps every pause and seek for good (replays
+# of old sessions).
 _ENTRY, _LEARNER = "\x1e", "\x1f"
 
 
@@ -90,6 +124,7 @@ class SessionIndex:
         self.shards = shards
         self.cold = cold
         self._append_once = client.register_script(scripts.APPEND_ONCE)
+        self._archive = client.register_script(scripts.ARCHIVE_SUMMARIES)
 
     # -- records ----------------------------------------------------------------------
     def load_record(self, shard: int, session_id: str) -> SessionRecord | None:
@@ -159,15 +194,20 @@ class SessionIndex:
 
     # -- learner x course -------------------------------------------------------------------
     def load_learner_courses(self, shard: int, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], LearnerCourse]:
+        """The live part of learner x course records (``lc``: what the worker rewrites; the
+        compacted sessions' summaries are left in ``lcz``, unread)."""
         if not pairs:
             return {}
         raws = cast(list[Any], self.client.mget([self.keys.learner_course(shard, lid, cid) for lid, cid in pairs]))
         return {pair: _decode_lc(raw) for pair, raw in zip(pairs, raws, strict=True) if raw}
 
     def load_learner_course(self, learner_id: str, course_id: str) -> LearnerCourse | None:
+        """A learner x course record whole (live and compacted sessions)."""
         shard = shard_of(learner_id, self.shards)
-        raw = cast(bytes | None, self.client.get(self.keys.learner_course(shard, learner_id, course_id)))
-        return _decode_lc(raw) if raw else None
+        raw_live, raw_archive = cast(list[Any], self.client.mget(
+            [self.keys.learner_course(shard, learner_id, course_id),
+             self.keys.learner_course_archive(shard, learner_id, course_id)]))
+        return merged_learner_course(raw_live, raw_archive)
 
     def learner_course_blobs(self, shard: int, records: list[LearnerCourse]) -> dict[str, bytes]:
         return {self.keys.learner_course(shard, lc.learner_id, lc.course_id): _encode(lc) for lc in records}
@@ -177,8 +217,39 @@ class SessionIndex:
         learners = sorted(m.decode() for m in cast(set[bytes], self.client.smembers(self.keys.roster(course_id))))
         pipe = self.client.pipeline(transaction=False)
         for learner_id in learners:
-            pipe.get(self.keys.learner_course(shard_of(learner_id, self.shards), learner_id, course_id))
-        return [_decode_lc(raw) for raw in pipe.execute() if raw]
+            shard = shard_of(learner_id, self.shards)
+            pipe.get(self.keys.learner_course(shard, learner_id, course_id))
+            pipe.get(self.keys.learner_course_archive(shard, learner_id, course_id))
+        raws = pipe.execute()
+        merged = (merged_learner_course(live, archive) for live, archive in zip(raws[::2], raws[1::2], strict=True))
+        return [record for record in merged if record is not None]
+
+    def archive_summaries(self, shard: int, owner: str, sessions: dict[tuple[str, str], set[str]]) -> int:
+        """Move the summaries of sessions being compacted ((learner, course) → sessions) from
+        their records' live part to the archive, if ``owner`` still holds the shard's lease;
+        returns how many records moved (-1: the lease is lost). A record changed meanwhile is
+        left as it was (see ``scripts.ARCHIVE_SUMMARIES``)."""
+        pairs = sorted(sessions)
+        if not pairs:
+            return 0
+        live_keys = [self.keys.learner_course(shard, lid, cid) for lid, cid in pairs]
+        archive_keys = [self.keys.learner_course_archive(shard, lid, cid) for lid, cid in pairs]
+        raws = cast(list[Any], self.client.mget(live_keys + archive_keys))  # one shard: one slot
+        keys: list[str] = [self.keys.lease(shard)]
+        args: list[Any] = [owner]
+        for i, pair in enumerate(pairs):
+            raw_live, raw_archive = raws[i], raws[len(pairs) + i]
+            if not raw_live:
+                continue
+            record = _decode_lc(raw_live)
+            moving = {sid: record.sessions.pop(sid) for sid in sorted(sessions[pair]) if sid in record.sessions}
+            if not moving:
+                continue
+            archived = archived_summaries(raw_archive)
+            archived.update(moving)
+            keys += [live_keys[i], archive_keys[i]]
+            args += [raw_live, raw_archive or b"", _encode(record), archive_blob(archived)]
+        return int(self._archive(keys=keys, args=args)) if len(keys) > 1 else 0
 
     # -- cohort baselines -------------------------------------------------------------------
     def load_cohort_blob(self, shard: int, course_id: str) -> bytes | None:
@@ -201,7 +272,7 @@ class SessionIndex:
         summary already had (their replay entries are there: not sent again). The pairs'
         report rows are marked dirty here too.
         """
-        appends: dict[str, list[str]] = {}
+        appends: dict[str, list[str]] = {}  # replay-index hash -> bucket, entry, bucket, entry, ...
         pipe = self.client.pipeline(transaction=False)
         for session_id, summary in summaries.items():
             # the device and network copies keep what their readers use (``place_mark``); pauses
@@ -218,7 +289,7 @@ class SessionIndex:
                       _encode(start_mark(summary)))
             entry = replay_entry(summary.learner_id, session_id)
             for video, bucket in indexed_buckets(summary) - (indexed or {}).get(session_id, set()):
-                appends.setdefault(self.keys.gesture(course_id, video, bucket), []).append(entry)
+                appends.setdefault(self.keys.gesture(course_id, video, bucket), []).extend((str(bucket), entry))
         if pairs:  # their report rows are stale (marked again after the commit: see service.rows)
             pipe.sadd(self.keys.rows_dirty(), *{rows_member(course_id, learner_id) for learner_id, course_id in pairs})
         for learner_id, course_id in pairs:
@@ -240,7 +311,25 @@ class SessionIndex:
             entries = sorted(replay_entry(learner, session) for learner, _, session in
                              (m.decode().partition("\x1f") for m in members))
             if entries:
-                self._append_once(keys=[self.keys.gesture(course_id, video_id, int(bucket))], args=entries)
+                self._append_once(keys=[self.keys.gesture(course_id, video_id, int(bucket))],
+                                  args=[x for entry in entries for x in (bucket, entry)])
+            self.client.delete(key)
+            moved += 1
+        return moved
+
+    def migrate_replay_strings(self) -> int:
+        """Move layout 3's replay index (a string per bucket) into hashes of 60 buckets; returns
+        how many buckets moved. Safe to run twice or from two processes at once."""
+        moved = 0
+        legacy = self.keys.legacy_gesture_strings()
+        head = len(legacy) - 1  # "{p}:gpos:" — the rest of the key is "course:video:bucket"
+        for key in list(self.client.scan_iter(match=legacy, count=1000)):
+            course_id, video_id, bucket = key.decode()[head:].rsplit(":", 2)
+            held = (cast(bytes | None, self.client.get(key)) or b"").decode()
+            entries = list(dict.fromkeys(_ENTRY + entry for entry in held.split(_ENTRY) if entry))  # in order
+            if entries:
+                self._append_once(keys=[self.keys.gesture(course_id, video_id, int(bucket))],
+                                  args=[x for entry in entries for x in (bucket, entry)])
             self.client.delete(key)
             moved += 1
         return moved
@@ -303,18 +392,19 @@ class SessionIndex:
         when a read asked it before (``cached_evidence``, without a round trip of its own)."""
         net_keys = [self.keys.network(probe.network, day) for day in probe.days] if probe and probe.network else []
         start_keys = [self.keys.starts(course_id, slot) for slot in probe.slots] if probe else []
-        gesture_keys = [self.keys.gesture(course_id, video, bucket) for video, bucket in probe.buckets] \
-            if probe else []
+        gesture_reads = [(f"hget:{bucket}", self.keys.gesture(course_id, video, bucket))
+                         for video, bucket in probe.buckets] if probe else []
         device_keys = [self.keys.device(device, week) for device in devices for week in probe.weeks] if probe else []
         shard = shard_of(learner_id, self.shards)
         asked = [(f"hget:{evidence[1]}", self.keys.model_evidence(shard, evidence[0]))] if evidence else []
-        raw_lc, raw_course, *rest = read_many(self.client, [
+        raw_lc, raw_archive, raw_course, *rest = read_many(self.client, [
             ("get", self.keys.learner_course(shard, learner_id, course_id)),
+            ("get", self.keys.learner_course_archive(shard, learner_id, course_id)),
             ("get", self.keys.course(course_id)),
             *asked,
             *[("hgetall", key) for key in device_keys],
             *[("hgetall", key) for key in net_keys + start_keys],
-            *[("get", key) for key in gesture_keys]])
+            *gesture_reads])
         raw_evidence = rest.pop(0) if asked else None
         raw_devices, rest = rest[:len(device_keys)], rest[len(device_keys):]
         sessions: dict[str, SessionSummary] = {}
@@ -328,7 +418,7 @@ class SessionIndex:
         for raw in rest[len(net_keys) + len(start_keys):]:
             for entry in replay_entries(raw):
                 sight.gesture_hits[entry] = sight.gesture_hits.get(entry, 0) + 1
-        return ((_decode_lc(raw_lc) if raw_lc else None), sessions, raw_course, sight,
+        return (merged_learner_course(raw_lc, raw_archive), sessions, raw_course, sight,
                 _decode_evidence(raw_evidence) if raw_evidence else None)
 
     def linked_sessions(self, course_id: str, records: list[LearnerCourse], farm_min_accounts: int) -> set[str]:
@@ -353,7 +443,7 @@ class SessionIndex:
                 own = len(replay_entry(summary.learner_id, session_id).encode())
                 for video, bucket in indexed_buckets(summary):
                     probes.append((session_id, "strlen", own))
-                    pipe.strlen(self.keys.gesture(course_id, video, bucket))
+                    pipe.hstrlen(self.keys.gesture(course_id, video, bucket), str(bucket))
         counts = pipe.execute() if probes else []
         return {session_id for (session_id, _, own), count in zip(probes, counts, strict=True) if int(count) > own}
 
@@ -361,9 +451,14 @@ class SessionIndex:
         """Other learners' records in a course, in one round trip (linking compares accounts)."""
         if not learner_ids:
             return {}
-        keys = [self.keys.learner_course(shard_of(lid, self.shards), lid, course_id) for lid in learner_ids]
-        raws = mget_any(self.client, keys)
-        return {lid: _decode_lc(raw) for lid, raw in zip(learner_ids, raws, strict=True) if raw}
+        shards = [shard_of(lid, self.shards) for lid in learner_ids]
+        raws = mget_any(self.client, [self.keys.learner_course(shard, lid, course_id)
+                                      for shard, lid in zip(shards, learner_ids, strict=True)]
+                        + [self.keys.learner_course_archive(shard, lid, course_id)
+                           for shard, lid in zip(shards, learner_ids, strict=True)])
+        merged = {lid: merged_learner_course(live, archive) for lid, live, archive in
+                  zip(learner_ids, raws[:len(learner_ids)], raws[len(learner_ids):], strict=True)}
+        return {lid: record for lid, record in merged.items() if record is not None}
 
     # -- model evidence of sessions scored before a promotion -------------------------------
     def cached_evidence(self, version: str, keys: list[tuple[int, str]]) -> list[ModelEvidence | None]:

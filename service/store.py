@@ -104,7 +104,8 @@ class Store:
         layout = int(cast(bytes, self.client.hget(meta, "layout")))
         if layout < int(LAYOUT_VERSION):  # a store made by an earlier version: move its indexes
             buckets = self.sessions.migrate_replay_sets() if layout < 2 else 0
-            devices = self.sessions.migrate_device_hashes()
+            buckets += self.sessions.migrate_replay_strings()
+            devices = self.sessions.migrate_device_hashes() if layout < 3 else 0
             self.client.hset(meta, "layout", LAYOUT_VERSION)
             log.info("store moved from layout %d to %s: %d replay buckets, %d devices", layout, LAYOUT_VERSION,
                      buckets, devices)

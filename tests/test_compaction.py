@@ -8,13 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
+from learnguard.detector.policy import rules_from
+from learnguard.detector.records import LearnerCourse, SessionSummary
 from learnguard.features.compact import event_id_digest
 from learnguard.service import seen_mark
+from learnguard.service import sessions as sessions_module
 from learnguard.service.cold import ColdStore, is_cold, pointer_blob, pointer_of
 from learnguard.service.keys import shard_of
+from learnguard.service.reports import refresh_rows
+from learnguard.service.sessions import archived_summaries
 from learnguard.service.store import Store
 from learnguard.service.worker import Worker
 from learnguard.settings import Settings
@@ -114,6 +120,88 @@ def test_a_compacted_session_answers_as_before_and_knows_its_events(quiet_servic
         assert http.post("/v1/events", json=[late, first]).json()["duplicates"] == 2
         assert http.post(f"/v1/sessions/{sid}/score").json()["events"] == woken["events"]
     worker.shutdown()
+
+
+def test_compacted_sessions_summaries_move_to_the_archive_and_every_reader_sees_them_as_before(
+        quiet_service: Service) -> None:
+    """A learner x course record keeps its compacted sessions' summaries compressed apart from
+    its live ones: the records, the reports rebuilt from them and a woken session read as
+    before, and the live part rewritten at every batch holds only live sessions."""
+    store, settings = quiet_service.store, quiet_service.settings
+    rules = rules_from(settings)
+    cohort = simulate_cohort(learners=8, seed=5, observed=True)
+    learners = sorted({e["learner_id"] for e in cohort.events})
+    worker = Worker(store, settings)
+
+    def flagged_report() -> list[dict]:
+        store.rows.mark_courses([cohort.course_id])  # rebuilt from the records, as after a promotion
+        refresh_rows(store, rules, limit=10_000)
+        return http.get("/v1/reports/flagged", params={"limit": 1000}).json()["items"]
+
+    def live_part(learner_id: str) -> LearnerCourse:
+        raw = store.client.get(store.keys.learner_course(shard_of(learner_id, store.shards), learner_id,
+                                                         cohort.course_id))
+        return msgspec.msgpack.decode(raw, type=LearnerCourse)
+
+    with quiet_service.client("admin") as http:
+        http.put(f"/v1/courses/{cohort.course_id}", json=cohort.course).raise_for_status()
+        for start in range(0, len(cohort.events), 1000):
+            http.post("/v1/events", json=cohort.events[start:start + 1000]).raise_for_status()
+        drain(worker, store)
+        records = {lid: store.sessions.load_learner_course(lid, cohort.course_id) for lid in learners}
+        report = flagged_report()
+        assert any(item["flags"] for item in report)  # the cohort has cheaters: a report worth comparing
+
+        assert compact_all(worker, store) == len(cohort.truth.sessions)
+        assert all(not live_part(lid).sessions for lid in learners)  # every summary went to the archive
+        assert {lid: store.sessions.load_learner_course(lid, cohort.course_id) for lid in learners} == records
+        assert store.sessions.roster_learner_courses(cohort.course_id) == [records[lid] for lid in learners]
+        assert flagged_report() == report
+
+        # a woken session's new summary is live, and the one read; compacted again, it is archived
+        sid = sorted(cohort.truth.sessions)[0]
+        learner = cohort_learner(cohort, sid)
+        last = max((e for e in cohort.events if e["session_id"] == sid), key=lambda e: e["ts"])
+        late = {**{k: last[k] for k in ("learner_id", "org_id", "course_id", "session_id")},
+                "event_id": f"{sid}-late", "ts": last["ts"] + 600_000, "type": "page_view", "page": "notice"}
+        assert http.post("/v1/events", json=[late]).json()["accepted"] == 1
+        drain(worker, store)
+        assert set(live_part(learner).sessions) == {sid}
+        woken = store.sessions.load_learner_course(learner, cohort.course_id)
+        assert woken is not None and woken.sessions[sid].last_ts == late["ts"] / 1000
+        assert compact_all(worker, store) == 1
+        assert not live_part(learner).sessions
+        assert store.sessions.load_learner_course(learner, cohort.course_id) == woken
+    worker.shutdown()
+
+
+def test_summaries_are_archived_only_under_the_lease_and_only_where_nothing_changed(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compactor moves summaries between a record's two parts; a worker that lost the
+    shard, or a commit that rewrote the record since it was read, leaves it as it was."""
+    shard = shard_of("l1", store.shards)
+    live, archive = store.keys.learner_course(shard, "l1", "c1"), store.keys.learner_course_archive(shard, "l1", "c1")
+    summary = SessionSummary("l1", 100.0, 200.0, 90.0, 100.0, "pc", None, False)
+    record = LearnerCourse("l1", "c1", "org", {"s1": summary, "s2": summary})
+    store.client.set(live, msgspec.msgpack.encode(record))
+    store.client.set(store.keys.lease(shard), "w1")
+    assert store.sessions.archive_summaries(shard, "w2", {("l1", "c1"): {"s1"}}) == -1
+    assert store.client.get(archive) is None
+
+    assert store.sessions.archive_summaries(shard, "w1", {("l1", "c1"): {"s1"}}) == 1
+    assert set(store.sessions.load_learner_course("l1", "c1").sessions) == {"s1", "s2"}  # type: ignore[union-attr]
+    assert set(archived_summaries(store.client.get(archive))) == {"s1"}
+
+    encode = sessions_module.archive_blob
+
+    def a_commit_meanwhile(summaries: dict[str, SessionSummary]) -> bytes:
+        store.client.set(live, msgspec.msgpack.encode(LearnerCourse("l1", "c1", "org", {"s2": summary, "s3": summary})))
+        return encode(summaries)
+
+    monkeypatch.setattr(sessions_module, "archive_blob", a_commit_meanwhile)
+    assert store.sessions.archive_summaries(shard, "w1", {("l1", "c1"): {"s2"}}) == 0
+    assert set(store.sessions.load_learner_course("l1", "c1").sessions) == {"s1", "s2", "s3"}  # type: ignore[union-attr]
+    assert set(archived_summaries(store.client.get(archive))) == {"s1"}
 
 
 def answer(reply: httpx.Response) -> dict:

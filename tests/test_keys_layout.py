@@ -18,6 +18,8 @@ def test_key_formats_are_pinned() -> None:
     assert keys.session(3, "s1") == "lg:{3}:sess:s1"
     assert keys.challenges(3, "s1") == "lg:{3}:chal:s1"
     assert (keys.seen(3, "s1"), keys.touched(3)) == ("lg:{3}:seen:s1", "lg:{3}:touched")
+    assert (keys.learner_course(3, "l1", "c1"), keys.learner_course_archive(3, "l1", "c1")) == (
+        "lg:{3}:lc:c1:l1", "lg:{3}:lcz:c1:l1")
     assert keys.course("c1") == "lg:course:c1"
     assert keys.api_key("ab") == "lg:apikey:ab"
     assert keys.meta() == "lg:meta" and keys.workers() == "lg:workers"
@@ -26,7 +28,7 @@ def test_key_formats_are_pinned() -> None:
     assert keys.device("pc:7", 2930) == "lg:dweek:2930:pc:7"
     assert keys.network("10.0.0.0/24", 20513) == "lg:net:10.0.0.0/24:20513"
     assert keys.starts("c1", 2954000) == "lg:starts:c1:2954000"
-    assert keys.gesture("c1", "v1", 77) == "lg:gpos:c1:v1:77"
+    assert keys.gesture("c1", "v1", 77) == keys.gesture("c1", "v1", 60) == "lg:gpos5:c1:v1:1"  # field "77", "60"
     assert keys.model_evidence(3, "v2") == "lg:{3}:mev:v2"
     assert (keys.rows("c1"), keys.rows_flags("c1"), keys.rows_marks("c1"), keys.rows_detail("c1")) == (
         "lg:rows:c:c1", "lg:rows:f:c1", "lg:rows:m:c1", "lg:rows:d:c1")

@@ -173,9 +173,12 @@ def _replays_found(http, truth: Truth) -> dict[str, str]:
     return found
 
 
-def _replay_index(store) -> dict[str, bytes]:
-    return {key.decode(): store.client.get(key)
-            for key in store.client.scan_iter(match=f"{store.keys.prefix}:gpos:*", count=1000)}
+def _replay_index(store) -> dict[tuple[str, int], bytes]:
+    """(course:video, bucket) → the bucket's entries, read from the replay-index hashes."""
+    head = len(f"{store.keys.prefix}:gpos5:")
+    return {(key.decode()[head:].rsplit(":", 1)[0], int(field)): raw
+            for key in store.client.scan_iter(match=f"{store.keys.prefix}:gpos5:*", count=1000)
+            for field, raw in store.client.hgetall(key).items()}
 
 
 @pytest.mark.integration
@@ -185,9 +188,9 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
     the other four have too few pauses and seeks to tell) are found, each naming the session
     it was recorded from;
     resending every event and redoing every batch's indexing adds nothing to the index; a store
-    written with the old index (sets of ids, layout 1) is moved to the new one when opened and
-    still finds every replay; its devices' sessions (one hash a device, layout 2) are split
-    into weeks."""
+    written with an older index (a string per bucket, layout 3; sets of ids, layout 1) is moved
+    to the new one when opened and still finds every replay; its devices' sessions (one hash a
+    device, layout 2) are split into weeks."""
     from learnguard.detector.linking import session_token
     from learnguard.service.keys import shard_of
     from learnguard.service.sessions import replay_entries
@@ -217,6 +220,19 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
                                           dict.fromkeys(record.sessions, "replay-course"), set())
         assert _replay_index(store) == before
 
+        # the same store as layout 3 left it: the replay index as one string per bucket
+        prefix = store.keys.prefix
+        for key in store.client.scan_iter(match=f"{prefix}:gpos5:*", count=1000):
+            store.client.delete(key)
+        for (place, bucket), raw in before.items():
+            store.client.set(f"{prefix}:gpos:{place}:{bucket}", raw)
+        store.client.hset(store.keys.meta(), "layout", "3")
+        store.ensure_layout()
+        assert _replay_index(store) == before
+        assert not list(store.client.scan_iter(match=f"{prefix}:gpos:*"))
+        assert store.client.hget(store.keys.meta(), "layout") == b"4"
+        assert _replays_found(http, truth) == found
+
         # the same store as layout 1 left it: the replay index as sets of "learner \x1f session",
         # and one hash per device (layout 2)
         weeks = {key.decode(): store.client.hgetall(key)
@@ -227,17 +243,18 @@ def test_the_replay_index_names_the_recording_holds_each_entry_once_and_survives
             store.client.hset(f"{store.keys.prefix}:device:{key.split(':', 3)[3]}", mapping=marks)
         tokens = {(lid, session_token(sid)): sid for lid in learners
                   for sid in store.sessions.load_learner_course(lid, "replay-course").sessions}
-        for key, raw in before.items():
+        for key in store.client.scan_iter(match=f"{prefix}:gpos5:*", count=1000):
             store.client.delete(key)
-            legacy = key.replace(":gpos:", ":gest:")
-            store.client.sadd(legacy, *[f"{lid}\x1f{tokens[(lid, token)]}" for lid, token in replay_entries(raw)])
+        for (place, bucket), raw in before.items():
+            store.client.sadd(f"{prefix}:gest:{place}:{bucket}",
+                              *[f"{lid}\x1f{tokens[(lid, token)]}" for lid, token in replay_entries(raw)])
         store.client.hset(store.keys.meta(), "layout", "1")
         store.ensure_layout()
         moved = _replay_index(store)
         assert {k: replay_entries(v) for k, v in moved.items()} == {k: replay_entries(v) for k, v in before.items()}
         assert sum(map(len, moved.values())) == sum(map(len, before.values()))  # each entry once
         assert not list(store.client.scan_iter(match=f"{store.keys.prefix}:gest:*"))
-        assert store.client.hget(store.keys.meta(), "layout") == b"3"
+        assert store.client.hget(store.keys.meta(), "layout") == b"4"
         assert {key.decode(): store.client.hgetall(key)
                 for key in store.client.scan_iter(match=f"{store.keys.prefix}:dweek:*", count=1000)} == weeks
         assert not list(store.client.scan_iter(match=f"{store.keys.prefix}:device:*"))
