@@ -106,8 +106,6 @@ def worker(verbose: bool = True,
 
     _logging(verbose)
     settings = get_settings()
-    if metrics_port:
-        start_http_server(metrics_port, addr=settings.host)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -116,9 +114,13 @@ def worker(verbose: bool = True,
         logging.getLogger(__name__).warning("stopping: finishing the batch in hand (again to exit now)")
         stop.set()
 
-    store = Store.open(settings)
+    # before anything that takes time (a store opened on a busy server, a layout moved): a
+    # SIGTERM while starting stops the worker before its first batch, not in the middle of it
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
+    store = Store.open(settings)
     try:
         running = Worker(store, settings)
         settle()  # the worker's libraries and models stay for its life: see gc_pauses
