@@ -52,12 +52,11 @@ class _RecordProgress(msgspec.Struct):
 _progress = msgspec.msgpack.Decoder(_RecordProgress).decode
 
 
-def seen_value(record: bytes, ids: int, previous: bytes | None) -> tuple[int, int] | None:
+def seen_value(progress: _Progress, ids: int, previous: bytes | None) -> tuple[int, int] | None:
     """The seen mark (events accepted, event time of the latest in ms) a session's record,
     dedup set and seen key (``previous``: set while a compacted session is woken) come to,
     or None when the record has not applied every event the session accepted (it must
     stay live)."""
-    progress = _progress(record).state
     accepted = seen_mark.count_of(previous) + ids
     if progress.applied_events != accepted:
         return None
@@ -100,14 +99,13 @@ class Compactor:
         if not due:
             return 0, []
         sessions = [member.decode() for member, _ in due]
-        records, marks = self._compactable(shard, sessions, now)
+        records, marks, pairs = self._compactable(shard, sessions, now)
         if not records:
             return 0, sessions
         path = self.cold.write(shard, records)
         by_pair: dict[tuple[str, str], set[str]] = {}
-        for name, raw in records.items():
-            state = _progress(raw).state
-            by_pair.setdefault((state.learner_id, state.course_id), set()).add(name)
+        for name, pair in pairs.items():
+            by_pair.setdefault(pair, set()).add(name)
         self.store.sessions.archive_summaries(shard, owner, by_pair)
         script_keys = [keys.lease(shard), keys.touched(shard)]
         args: list[Any] = [owner]
@@ -121,9 +119,9 @@ class Compactor:
         return int(self._compact(keys=script_keys, args=args)), sessions
 
     def _compactable(self, shard: int, sessions: list[str], now: float
-                     ) -> tuple[dict[str, bytes], dict[str, tuple[int, tuple[int, int]]]]:
-        """The due sessions' live records and their (dedup set size, seen mark), for those that
-        can be compacted. The others leave the compactor's list: already cold ones for good,
+                     ) -> tuple[dict[str, bytes], dict[str, tuple[int, tuple[int, int]]], dict[str, tuple[str, str]]]:
+        """The due sessions' live records, their (dedup set size, seen mark) and their (learner,
+        course), for those that can be compacted. The others leave the compactor's list: already cold ones for good,
         ones with an event not yet applied until a retry window from ``now``."""
         keys = self.store.keys
         pipe = self.store.client.pipeline(transaction=False)
@@ -134,17 +132,21 @@ class Compactor:
         replies: list[Any] = pipe.execute()
         records: dict[str, bytes] = {}
         marks: dict[str, tuple[int, tuple[int, int]]] = {}
+        pairs: dict[str, tuple[str, str]] = {}
         unfinished: dict[str, int] = {}
         gone: list[str] = []
         for i, session_id in enumerate(sessions):
             raw, ids, previous = replies[3 * i: 3 * i + 3]
             if not raw or is_cold(raw):
                 gone.append(session_id)
-            elif (mark := seen_value(raw, int(ids), previous)) is None:
+                continue
+            progress = _progress(raw).state
+            if (mark := seen_value(progress, int(ids), previous)) is None:
                 unfinished[session_id] = int(now * 1000)
             else:
                 records[session_id] = raw
                 marks[session_id] = (int(ids), mark)
+                pairs[session_id] = (progress.learner_id, progress.course_id)
         pipe = self.store.client.pipeline(transaction=False)
         if unfinished:
             metrics.SESSIONS_KEPT_LIVE.inc(len(unfinished))
@@ -155,4 +157,4 @@ class Compactor:
         if gone:
             pipe.zrem(keys.touched(shard), *gone)
         pipe.execute()
-        return records, marks
+        return records, marks, pairs
